@@ -1,0 +1,75 @@
+/*
+ * The worker's one libpq connection: reconnects, and transactions whose
+ * tenant scoping travels in the same round trip as their first query.
+ */
+#ifndef TN_DB_H
+#define TN_DB_H
+
+#include <libpq-fe.h>
+
+typedef enum {
+	TN_DB_OK = 0,
+	TN_DB_DOWN, /* no connection; it is retried on the next request */
+	TN_DB_ERROR /* the server refused a statement; see sqlstate/error */
+} tn_db_status;
+
+typedef struct {
+	PGconn *conn;
+	const char *conninfo;
+	long long last_attempt_ms; /* last connection attempt, monotonic */
+	int queued;                /* pipelined commands not yet read */
+	int statement_timeout;     /* ms, set per scoped transaction */
+	double wait_ms;            /* time spent waiting on the server */
+	char sqlstate[6];
+	char error[512];
+} tn_db;
+
+void tn_db_init(tn_db *db, const char *conninfo, int statement_timeout);
+
+/*
+ * Makes sure a connection exists. A failed attempt is not repeated for a
+ * short while, so that requests fail fast while the server is away.
+ */
+tn_db_status tn_db_ensure(tn_db *db);
+void tn_db_close(tn_db *db);
+
+/*
+ * Starts a transaction scoped to a tenant: BEGIN and a statement that
+ * sets search_path, role and statement_timeout transaction-locally are
+ * queued and travel with the next tn_db_exec. Nothing session-level is
+ * ever set.
+ */
+tn_db_status tn_db_begin_scoped(tn_db *db, const char *schema,
+                                const char *role);
+
+/* Starts an unscoped transaction (control plane work). */
+tn_db_status tn_db_begin(tn_db *db);
+
+/*
+ * Sends one statement with text parameters (unnamed, so it works behind
+ * PgBouncer in transaction mode) after whatever is queued, and waits for
+ * all of it. With commit set, COMMIT goes in the same round trip and the
+ * transaction is over on success. Returns the statement's result (the
+ * caller PQclear()s it) or NULL with the status in *status.
+ */
+PGresult *tn_db_exec(tn_db *db, const char *sql, int nparams,
+                     const char *const *params, int commit,
+                     tn_db_status *status);
+
+tn_db_status tn_db_commit(tn_db *db);
+
+/* Ends whatever transaction is open, discarding its work. */
+void tn_db_rollback(tn_db *db);
+
+/* Runs a statement outside a transaction (autocommit). */
+PGresult *tn_db_query(tn_db *db, const char *sql, int nparams,
+                      const char *const *params, tn_db_status *status);
+
+/* Runs a script of several statements (simple protocol, no parameters). */
+tn_db_status tn_db_script(tn_db *db, const char *sql);
+
+/* Monotonic clock: whole milliseconds, and fractional for durations. */
+long long tn_db_now_ms(void);
+double tn_db_clock_ms(void);
+
+#endif

@@ -1,0 +1,26 @@
+/* The request handlers, one file per resource. */
+#ifndef TN_HANDLERS_H
+#define TN_HANDLERS_H
+
+#include "http.h"
+
+/* api_health.c */
+void tn_api_healthz(tn_req *req);
+void tn_api_readyz(tn_req *req);
+
+/* api_tenant.c */
+void tn_api_tenant_get(tn_req *req);
+
+/* admin_tenants.c */
+void tn_admin_register_user(tn_req *req);
+void tn_admin_create_schema(tn_req *req);
+void tn_admin_tenants_list(tn_req *req);
+void tn_admin_tenants_show(tn_req *req);
+
+/* Adds the tenant's public fields to doc (shared by admin and api). */
+void tn_tenant_json(json_object *doc, const tn_tenant *t);
+
+/* Answers a database failure: 503 when it is away, else 500. */
+void tn_answer_db_failure(tn_req *req, tn_db_status st);
+
+#endif

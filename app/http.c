@@ -1,0 +1,370 @@
+/* Requests from FastCGI, JSON and problem+json responses. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+#include "log.h"
+
+#define TN_PROBLEM_BASE "https://tenantry.dev/problems/"
+
+/* Deepest JSON nesting a request body may have. */
+#define TN_JSON_DEPTH 16
+
+static const char *
+param(FCGX_Request *fcgi, const char *name)
+{
+	const char *v = FCGX_GetParam(name, fcgi->envp);
+
+	return v ? v : "";
+}
+
+static tn_site
+site_of(const char *name)
+{
+	if (strcmp(name, "main") == 0) {
+		return TN_SITE_MAIN;
+	}
+	if (strcmp(name, "tenant") == 0) {
+		return TN_SITE_TENANT;
+	}
+	if (strcmp(name, "custom") == 0) {
+		return TN_SITE_CUSTOM;
+	}
+	return TN_SITE_NONE;
+}
+
+void
+tn_http_begin(tn_req *req, FCGX_Request *fcgi, const tn_settings *s, tn_db *db)
+{
+	memset(req, 0, sizeof(*req));
+	req->fcgi = fcgi;
+	req->settings = s;
+	req->db = db;
+	req->started_ms = tn_db_clock_ms();
+
+	req->site = site_of(param(fcgi, "TENANTRY_SITE"));
+	req->method = param(fcgi, "REQUEST_METHOD");
+	req->path = param(fcgi, "DOCUMENT_URI");
+	req->query = param(fcgi, "QUERY_STRING");
+	req->request_id = param(fcgi, "REQUEST_ID");
+	if (strspn(req->request_id, "0123456789abcdefABCDEF-") !=
+	        strlen(req->request_id) ||
+	    strlen(req->request_id) > 64) {
+		/* it goes into a header and the log: refuse anything odd */
+		req->request_id = "";
+	}
+	req->content_type = param(fcgi, "CONTENT_TYPE");
+	req->authorization = param(fcgi, "HTTP_AUTHORIZATION");
+
+	if (req->site == TN_SITE_TENANT) {
+		req->tenant_key = param(fcgi, "TENANT");
+	} else if (req->site == TN_SITE_CUSTOM) {
+		req->tenant_key = param(fcgi, "TENANT_HOST");
+	} else {
+		req->tenant_key = "";
+	}
+}
+
+const char *
+tn_http_reason(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Content";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Unknown";
+	}
+}
+
+void
+tn_http_header(tn_req *req, const char *name, const char *value)
+{
+	tn_buf_printf(&req->headers, "%s: %s\r\n", name, value);
+}
+
+static void
+answer(tn_req *req, int status, const char *content_type, const char *body,
+       size_t len)
+{
+	req->status = status;
+	tn_buf_reset(&req->out);
+	tn_buf_append(&req->out, body, len);
+	tn_http_header(req, "Content-Type", content_type);
+}
+
+void
+tn_http_json(tn_req *req, int status, json_object *doc)
+{
+	size_t len;
+	const char *text;
+
+	text = json_object_to_json_string_length(
+	    doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	answer(req, status, "application/json", text, len);
+	tn_buf_append(&req->out, "\n", 1);
+	json_object_put(doc);
+}
+
+void
+tn_http_problem(tn_req *req, int status, const char *slug, const char *detail,
+                json_object *errors)
+{
+	json_object *doc;
+	char type[128];
+	size_t len;
+	const char *text;
+
+	snprintf(type, sizeof(type), TN_PROBLEM_BASE "%s", slug);
+
+	doc = json_object_new_object();
+	json_object_object_add(doc, "type", json_object_new_string(type));
+	json_object_object_add(doc, "title",
+	                       json_object_new_string(tn_http_reason(status)));
+	json_object_object_add(doc, "status", json_object_new_int(status));
+	json_object_object_add(doc, "detail", json_object_new_string(detail));
+	json_object_object_add(doc, "request_id",
+	                       json_object_new_string(req->request_id));
+	if (errors != NULL) {
+		json_object_object_add(doc, "errors", errors);
+	}
+
+	text = json_object_to_json_string_length(
+	    doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+
+	/* a problem replaces whatever headers an earlier step added */
+	tn_buf_reset(&req->headers);
+	answer(req, status, "application/problem+json", text, len);
+	tn_buf_append(&req->out, "\n", 1);
+	json_object_put(doc);
+}
+
+json_object *
+tn_http_field_error(json_object *errors, const char *field, const char *detail)
+{
+	json_object *e;
+
+	if (errors == NULL) {
+		errors = json_object_new_array();
+	}
+
+	e = json_object_new_object();
+	json_object_object_add(e, "field", json_object_new_string(field));
+	json_object_object_add(e, "detail", json_object_new_string(detail));
+	json_object_array_add(errors, e);
+	return errors;
+}
+
+/* Reads the body into req->body; answers and returns -1 on a bad one. */
+static int
+read_body(tn_req *req)
+{
+	const char *cl;
+	char *end;
+	long len;
+	int n;
+
+	cl = param(req->fcgi, "CONTENT_LENGTH");
+	if (*cl == '\0') {
+		tn_http_problem(req, 411, "length-required",
+		                "a request body needs a Content-Length", NULL);
+		return -1;
+	}
+
+	len = strtol(cl, &end, 10);
+	if (*end != '\0' || len < 0) {
+		tn_http_problem(req, 400, "bad-request",
+		                "Content-Length is not a number", NULL);
+		return -1;
+	}
+	if (len > TN_HTTP_BODY_MAX) {
+		tn_http_problem(req, 413, "body-too-large",
+		                "the request body is larger than 1 MiB", NULL);
+		return -1;
+	}
+
+	req->body = malloc((size_t)len + 1);
+	if (req->body == NULL) {
+		tn_http_problem(req, 503, "overloaded",
+		                "no memory for the request body", NULL);
+		return -1;
+	}
+
+	n = len > 0 ? FCGX_GetStr(req->body, (int)len, req->fcgi->in) : 0;
+	if (n != len) {
+		tn_http_problem(
+		    req, 400, "bad-request",
+		    "the request body is shorter than its Content-Length",
+		    NULL);
+		return -1;
+	}
+
+	req->body[len] = '\0';
+	req->body_len = (size_t)len;
+	req->body_read = 1;
+	return 0;
+}
+
+static int
+is_json_type(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	return strncasecmp(ct, "application/json", n) == 0 &&
+	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+json_object *
+tn_http_json_body(tn_req *req)
+{
+	json_tokener *tok;
+	json_object *doc;
+	enum json_tokener_error jerr;
+	char detail[160];
+
+	if (!is_json_type(req->content_type)) {
+		tn_http_problem(req, 415, "unsupported-media-type",
+		                "the request body must be application/json",
+		                NULL);
+		return NULL;
+	}
+	if (!req->body_read && read_body(req) != 0) {
+		return NULL;
+	}
+	if (memchr(req->body, '\0', req->body_len) != NULL) {
+		tn_http_problem(req, 400, "invalid-json",
+		                "the request body contains a NUL byte", NULL);
+		return NULL;
+	}
+
+	tok = json_tokener_new_ex(TN_JSON_DEPTH);
+	if (tok == NULL) {
+		tn_http_problem(req, 503, "overloaded", "out of memory", NULL);
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	                                JSON_TOKENER_VALIDATE_UTF8);
+
+	doc = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
+	jerr = json_tokener_get_error(tok);
+
+	/* the whole body must be one document (nothing but space after it) */
+	if (jerr == json_tokener_success &&
+	    req->body[json_tokener_get_parse_end(tok) +
+	              strspn(req->body + json_tokener_get_parse_end(tok),
+	                     " \t\r\n")] != '\0') {
+		jerr = json_tokener_error_parse_unexpected;
+	}
+	if (jerr == json_tokener_continue) {
+		jerr = json_tokener_error_parse_eof;
+	}
+	json_tokener_free(tok);
+
+	if (jerr != json_tokener_success) {
+		json_object_put(doc);
+		snprintf(detail, sizeof(detail),
+		         "the request body is not valid JSON: %s",
+		         json_tokener_error_desc(jerr));
+		tn_http_problem(req, 400, "invalid-json", detail, NULL);
+		return NULL;
+	}
+
+	if (!json_object_is_type(doc, json_type_object)) {
+		json_object_put(doc);
+		tn_http_problem(req, 422, "validation-failed",
+		                "the request body must be a JSON object", NULL);
+		return NULL;
+	}
+
+	return doc;
+}
+
+static void
+log_request(tn_req *req)
+{
+	char id[80], tenant[160], method[24], path[512];
+
+	tn_log(TN_LOG_INFO,
+	       "request id=%s tenant=%s method=%s path=\"%s\" status=%d"
+	       " duration_ms=%.1f db_ms=%.1f",
+	       tn_log_escape(id, sizeof(id), req->request_id),
+	       tn_log_escape(tenant, sizeof(tenant),
+	                     *req->tenant_key ? req->tenant_key : "-"),
+	       tn_log_escape(method, sizeof(method), req->method),
+	       tn_log_escape(path, sizeof(path), req->path), req->status,
+	       tn_db_clock_ms() - req->started_ms, req->db->wait_ms);
+}
+
+void
+tn_http_finish(tn_req *req)
+{
+	FCGX_Stream *out = req->fcgi->out;
+	char head[160];
+
+	if (req->status == 0) {
+		tn_log(TN_LOG_ALERT, "handler for %s left no answer",
+		       req->path);
+		tn_http_problem(req, 500, "internal-error",
+		                "the request was not answered", NULL);
+	}
+
+	/* libfcgi's own printf knows no %zu: format here */
+	snprintf(head, sizeof(head),
+	    "Status: %d %s\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "Content-Length: %zu\r\n",
+	    req->status, tn_http_reason(req->status), req->out.len);
+	FCGX_PutS(head, out);
+	if (*req->request_id != '\0') {
+		FCGX_PutS("X-Request-Id: ", out);
+		FCGX_PutS(req->request_id, out);
+		FCGX_PutS("\r\n", out);
+	}
+	if (req->headers.len > 0) {
+		FCGX_PutStr(req->headers.data, (int)req->headers.len, out);
+	}
+	FCGX_PutS("\r\n", out);
+	if (strcmp(req->method, "HEAD") != 0 && req->out.len > 0) {
+		FCGX_PutStr(req->out.data, (int)req->out.len, out);
+	}
+
+	log_request(req);
+
+	free(req->body);
+	req->body = NULL;
+	tn_buf_free(&req->headers);
+	tn_buf_free(&req->out);
+}

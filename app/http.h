@@ -1,0 +1,89 @@
+/* Requests from FastCGI, JSON and problem+json responses. */
+#ifndef TN_HTTP_H
+#define TN_HTTP_H
+
+#include <stddef.h>
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "db.h"
+#include "settings.h"
+#include "tenant.h"
+
+/* The largest request body read; nginx refuses larger ones first. */
+#define TN_HTTP_BODY_MAX (1024 * 1024)
+
+typedef enum {
+	TN_SITE_NONE = 0, /* parameters missing: nothing is served */
+	TN_SITE_MAIN,     /* the main domain: landing page and /admin */
+	TN_SITE_TENANT,   /* a tenant's subdomain (TENANT) */
+	TN_SITE_CUSTOM    /* any other host (TENANT_HOST) */
+} tn_site;
+
+typedef struct tn_req {
+	FCGX_Request *fcgi;
+	const tn_settings *settings;
+	tn_db *db;
+
+	/* from nginx */
+	tn_site site;
+	const char *method;
+	const char *path;
+	const char *query;
+	const char *request_id;
+	const char *tenant_key; /* TENANT or TENANT_HOST */
+	const char *content_type;
+	const char *authorization;
+
+	/* filled on the way */
+	char *body; /* NUL-terminated; body_len excludes the NUL */
+	size_t body_len;
+	int body_read;
+	const char *path_arg; /* the {name} segment of the matched route */
+	tn_tenant tenant;
+	int has_tenant;
+
+	/* the answer */
+	int status;
+	tn_buf headers;
+	tn_buf out;
+	double started_ms;
+} tn_req;
+
+/* Fills req's request fields from the FastCGI parameters. */
+void tn_http_begin(tn_req *req, FCGX_Request *fcgi, const tn_settings *s,
+                   tn_db *db);
+
+/* Writes the response and releases what the request owned. */
+void tn_http_finish(tn_req *req);
+
+/* Adds a response header line ("Name: value"). */
+void tn_http_header(tn_req *req, const char *name, const char *value);
+
+/* Answers status with a JSON document (takes ownership of doc). */
+void tn_http_json(tn_req *req, int status, json_object *doc);
+
+/*
+ * Answers with application/problem+json. slug names the problem type (it
+ * becomes part of the stable "type" URI); detail is for humans. errors,
+ * when not NULL, is an array of {field, detail} (taken over).
+ */
+void tn_http_problem(tn_req *req, int status, const char *slug,
+                     const char *detail, json_object *errors);
+
+/*
+ * Reads and parses a JSON object body. Returns the object (caller puts
+ * it) or NULL after answering the request with the right 4xx.
+ */
+json_object *tn_http_json_body(tn_req *req);
+
+/* The reason phrase of a status code. */
+const char *tn_http_reason(int status);
+
+/* Appends {field, detail} to an errors array, creating it when NULL. */
+json_object *tn_http_field_error(json_object *errors, const char *field,
+                                 const char *detail);
+
+#endif

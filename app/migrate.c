@@ -1,0 +1,402 @@
+/* The migration engine, shared by tenantctl and onboarding. */
+#include "config.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "migrate.h"
+
+#define TN_MIGRATION_MAX (4 * 1024 * 1024)
+
+static const char bootstrap_sql[] =
+    "CREATE TABLE IF NOT EXISTS public.schema_migrations ("
+    " schema_name text NOT NULL,"
+    " version text NOT NULL,"
+    " file text NOT NULL,"
+    " checksum text NOT NULL,"
+    " applied_at timestamptz NOT NULL DEFAULT now(),"
+    " duration_ms double precision NOT NULL,"
+    " PRIMARY KEY (schema_name, version))";
+
+/* A migration file name: four digits, "_", [a-z0-9_]+, ".sql". */
+static int
+valid_name(const char *name)
+{
+	size_t len = strlen(name), i;
+
+	if (len < 10 || len >= sizeof(((tn_migration *)0)->file) ||
+	    strcmp(name + len - 4, ".sql") != 0 || name[4] != '_') {
+		return 0;
+	}
+	for (i = 0; i < 4; i++) {
+		if (name[i] < '0' || name[i] > '9') {
+			return 0;
+		}
+	}
+	for (i = 5; i < len - 4; i++) {
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '_')) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int
+by_file(const void *a, const void *b)
+{
+	return strcmp(((const tn_migration *)a)->file,
+	              ((const tn_migration *)b)->file);
+}
+
+/* Reads one file into m; returns -1 with err set on failure. */
+static int
+read_file(const char *dir, const char *name, tn_migration *m, char *err,
+          size_t errlen)
+{
+	unsigned char hash[crypto_hash_sha256_BYTES];
+	char path[4096];
+	FILE *f;
+	long size;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot open migration \"%s\"", path);
+		return -1;
+	}
+
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+	    size > TN_MIGRATION_MAX || fseek(f, 0, SEEK_SET) != 0) {
+		fclose(f);
+		snprintf(err, errlen,
+		         "cannot read migration \"%s\" (at most 4 MiB)", path);
+		return -1;
+	}
+
+	m->sql = malloc((size_t)size + 1);
+	if (m->sql == NULL ||
+	    fread(m->sql, 1, (size_t)size, f) != (size_t)size) {
+		fclose(f);
+		snprintf(err, errlen, "cannot read migration \"%s\"", path);
+		return -1;
+	}
+	fclose(f);
+	m->sql[size] = '\0';
+
+	if (memchr(m->sql, '\0', (size_t)size) != NULL) {
+		snprintf(err, errlen, "migration \"%s\" contains a NUL byte",
+		         path);
+		return -1;
+	}
+
+	crypto_hash_sha256(hash, (const unsigned char *)m->sql, (size_t)size);
+	sodium_bin2hex(m->checksum, sizeof(m->checksum), hash, sizeof(hash));
+	memcpy(m->version, name, 4);
+	m->version[4] = '\0';
+	snprintf(m->file, sizeof(m->file), "%s", name);
+	return 0;
+}
+
+int
+tn_migrate_load(const char *dir, tn_migration_set *set, char *err,
+                size_t errlen)
+{
+	struct dirent *de;
+	tn_migration *grown;
+	size_t cap = 0, i;
+	DIR *d;
+	int rc = -1;
+
+	memset(set, 0, sizeof(*set));
+
+	d = opendir(dir);
+	if (d == NULL) {
+		snprintf(err, errlen, "cannot open migrations folder \"%s\"",
+		         dir);
+		return -1;
+	}
+
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.') {
+			continue;
+		}
+		if (!valid_name(de->d_name)) {
+			snprintf(
+			    err, errlen,
+			    "migration file name \"%s/%s\" is not NNNN_name.sql",
+			    dir, de->d_name);
+			goto done;
+		}
+
+		if (set->count == cap) {
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(set->files, cap * sizeof(*grown));
+			if (grown == NULL) {
+				snprintf(err, errlen, "out of memory");
+				goto done;
+			}
+			set->files = grown;
+		}
+
+		memset(&set->files[set->count], 0, sizeof(tn_migration));
+		set->count++;
+		if (read_file(dir, de->d_name, &set->files[set->count - 1], err,
+		              errlen) != 0) {
+			goto done;
+		}
+	}
+
+	qsort(set->files, set->count, sizeof(tn_migration), by_file);
+	for (i = 1; i < set->count; i++) {
+		if (strcmp(set->files[i].version, set->files[i - 1].version) ==
+		    0) {
+			snprintf(
+			    err, errlen,
+			    "migrations \"%s\" and \"%s\" in \"%s\" share a version",
+			    set->files[i - 1].file, set->files[i].file, dir);
+			goto done;
+		}
+	}
+	rc = 0;
+
+done:
+	closedir(d);
+	if (rc != 0) {
+		tn_migrate_free(set);
+	}
+	return rc;
+}
+
+void
+tn_migrate_free(tn_migration_set *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->count; i++) {
+		free(set->files[i].sql);
+	}
+	free(set->files);
+	memset(set, 0, sizeof(*set));
+}
+
+static tn_migrate_status
+db_failure(tn_db *db, tn_db_status st, const char *what, char *err,
+           size_t errlen)
+{
+	if (st == TN_DB_DOWN) {
+		snprintf(err, errlen, "%s: database unavailable: %s", what,
+		         db->error);
+		return TN_MIGRATE_DB_DOWN;
+	}
+	snprintf(err, errlen, "%s: %s", what, db->error);
+	return TN_MIGRATE_FAILED;
+}
+
+tn_migrate_status
+tn_migrate_bootstrap(tn_db *db, char *err, size_t errlen)
+{
+	tn_db_status st = tn_db_script(db, bootstrap_sql);
+
+	if (st != TN_DB_OK) {
+		return db_failure(db, st, "creating schema_migrations", err,
+		                  errlen);
+	}
+	return TN_MIGRATE_OK;
+}
+
+static const tn_migration *
+find_version(const tn_migration_set *set, const char *version)
+{
+	size_t i;
+
+	for (i = 0; i < set->count; i++) {
+		if (strcmp(set->files[i].version, version) == 0) {
+			return &set->files[i];
+		}
+	}
+	return NULL;
+}
+
+/* Refuses applied migrations whose file changed or disappeared. */
+static tn_migrate_status
+check_applied(const tn_migration_set *set, const PGresult *applied,
+              const char *schema, char *err, size_t errlen)
+{
+	const tn_migration *m;
+	int i;
+
+	for (i = 0; i < PQntuples(applied); i++) {
+		m = find_version(set, PQgetvalue(applied, i, 0));
+		if (m == NULL) {
+			snprintf(
+			    err, errlen,
+			    "migration %s applied to schema \"%s\" is missing from the migrations folder",
+			    PQgetvalue(applied, i, 1), schema);
+			return TN_MIGRATE_FAILED;
+		}
+		if (strcmp(m->checksum, PQgetvalue(applied, i, 2)) != 0) {
+			snprintf(
+			    err, errlen,
+			    "migration %s applied to schema \"%s\" has changed since (checksum %.12s, applied %.12s)",
+			    m->file, schema, m->checksum,
+			    PQgetvalue(applied, i, 2));
+			return TN_MIGRATE_FAILED;
+		}
+	}
+	return TN_MIGRATE_OK;
+}
+
+static int
+is_applied(const PGresult *applied, const char *version)
+{
+	int i;
+
+	for (i = 0; i < PQntuples(applied); i++) {
+		if (strcmp(PQgetvalue(applied, i, 0), version) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Applies one file in its own transaction. Another migrator may have
+ * applied it while this one waited for the lock: then nothing happens.
+ */
+static tn_migrate_status
+apply_one(tn_db *db, const tn_migration *m, const char *schema,
+          const char *role, int *applied, char *err, size_t errlen)
+{
+	const char *record[5];
+	char what[256], duration[32];
+	struct timespec t0, t1;
+	tn_db_status st;
+	PGresult *r;
+	int done;
+
+	snprintf(what, sizeof(what), "migration %s on schema \"%s\"", m->file,
+	         schema);
+
+	st = tn_db_begin(db);
+	if (st != TN_DB_OK) {
+		return db_failure(db, st, what, err, errlen);
+	}
+
+	r = tn_db_exec(
+	    db,
+	    "SELECT pg_advisory_xact_lock(hashtext('tenantry.migrate'),"
+	    " hashtext($1)), EXISTS (SELECT 1 FROM public.schema_migrations"
+	    " WHERE schema_name = $1 AND version = $2)",
+	    2, (const char *[]){schema, m->version}, 0, &st);
+	if (r == NULL) {
+		tn_db_rollback(db);
+		return db_failure(db, st, what, err, errlen);
+	}
+	done = PQgetvalue(r, 0, 1)[0] == 't';
+	PQclear(r);
+	if (done) {
+		tn_db_rollback(db);
+		return TN_MIGRATE_OK;
+	}
+
+	if (role != NULL) {
+		char quoted[80];
+
+		snprintf(quoted, sizeof(quoted), "\"%s\"", schema);
+		r = tn_db_exec(db,
+		               "SELECT set_config('search_path', $1, true),"
+		               " set_config('role', $2, true)",
+		               2, (const char *[]){quoted, role}, 0, &st);
+		if (r == NULL) {
+			tn_db_rollback(db);
+			return db_failure(db, st, what, err, errlen);
+		}
+		PQclear(r);
+	}
+
+	/* a file is a script of several statements: simple protocol */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	st = tn_db_script(db, m->sql);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (st != TN_DB_OK) {
+		tn_migrate_status ms = db_failure(db, st, what, err, errlen);
+
+		tn_db_rollback(db);
+		return ms;
+	}
+
+	snprintf(duration, sizeof(duration), "%.3f",
+	         (double)(t1.tv_sec - t0.tv_sec) * 1000.0 +
+	             (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	record[0] = schema;
+	record[1] = m->version;
+	record[2] = m->file;
+	record[3] = m->checksum;
+	record[4] = duration;
+
+	r = tn_db_exec(db,
+	               "SELECT set_config('role', 'none', true),"
+	               " set_config('search_path', 'public', true)",
+	               0, NULL, 0, &st);
+	PQclear(r);
+	if (st == TN_DB_OK) {
+		r = tn_db_exec(
+		    db,
+		    "INSERT INTO public.schema_migrations"
+		    " (schema_name, version, file, checksum, duration_ms)"
+		    " VALUES ($1, $2, $3, $4, $5)",
+		    5, record, 1, &st);
+		PQclear(r);
+	}
+	if (st != TN_DB_OK) {
+		tn_migrate_status ms = db_failure(db, st, what, err, errlen);
+
+		tn_db_rollback(db);
+		return ms;
+	}
+
+	tn_log(TN_LOG_NOTICE, "applied %s in %s ms", what, duration);
+	(*applied)++;
+	return TN_MIGRATE_OK;
+}
+
+tn_migrate_status
+tn_migrate_schema(tn_db *db, const tn_migration_set *set, const char *schema,
+                  const char *role, int *applied, char *err, size_t errlen)
+{
+	tn_migrate_status ms = TN_MIGRATE_OK;
+	const char *params[1] = {schema};
+	tn_db_status st;
+	PGresult *done;
+	size_t i;
+
+	*applied = 0;
+
+	done = tn_db_query(
+	    db,
+	    "SELECT version, file, checksum FROM public.schema_migrations"
+	    " WHERE schema_name = $1 ORDER BY version",
+	    1, params, &st);
+	if (done == NULL) {
+		return db_failure(db, st, "reading applied migrations", err,
+		                  errlen);
+	}
+
+	ms = check_applied(set, done, schema, err, errlen);
+	for (i = 0; ms == TN_MIGRATE_OK && i < set->count; i++) {
+		if (!is_applied(done, set->files[i].version)) {
+			ms = apply_one(db, &set->files[i], schema, role,
+			               applied, err, errlen);
+		}
+	}
+
+	PQclear(done);
+	return ms;
+}

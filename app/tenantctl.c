@@ -1,0 +1,187 @@
+/* tenantctl, the operator's command line: migrations and tenants. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "db.h"
+#include "log.h"
+#include "migrate.h"
+#include "settings.h"
+#include "tenant.h"
+
+static void
+usage(FILE *out)
+{
+	fputs("usage: tenantctl migrate\n"
+	      "       tenantctl tenant list\n"
+	      "       tenantctl tenant show SUBDOMAIN\n"
+	      "Settings come from the environment (TENANTRY_DATABASE_URL,\n"
+	      "TENANTRY_DB_DIR); see the README.\n",
+	      out);
+}
+
+/* Applies one folder of migrations to schema; prints the outcome. */
+static int
+migrate_one(tn_db *db, const tn_migration_set *set, const char *schema,
+            const char *role)
+{
+	char err[1024];
+	int applied;
+
+	if (tn_migrate_schema(db, set, schema, role, &applied, err,
+	                      sizeof(err)) != TN_MIGRATE_OK) {
+		fprintf(stderr, "tenantctl: %s: failed: %s\n", schema, err);
+		return -1;
+	}
+
+	printf("%s: %d applied\n", schema, applied);
+	return 0;
+}
+
+/* The control plane first, then every tenant whose schema exists. */
+static int
+cmd_migrate(tn_db *db, const tn_settings *s)
+{
+	tn_migration_set public_set, tenant_set;
+	char dir[4096], err[1024];
+	tn_db_status st;
+	PGresult *r;
+	int i, failures = 0;
+
+	snprintf(dir, sizeof(dir), "%s/public", s->db_dir);
+	if (tn_migrate_load(dir, &public_set, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tenantctl: %s\n", err);
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), "%s/tenant", s->db_dir);
+	if (tn_migrate_load(dir, &tenant_set, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tenantctl: %s\n", err);
+		tn_migrate_free(&public_set);
+		return 1;
+	}
+
+	if (tn_migrate_bootstrap(db, err, sizeof(err)) != TN_MIGRATE_OK) {
+		fprintf(stderr, "tenantctl: %s\n", err);
+		failures++;
+	} else if (migrate_one(db, &public_set, "public", NULL) != 0) {
+		failures++;
+	}
+
+	r = NULL;
+	if (failures == 0) {
+		r = tn_db_query(
+		    db,
+		    "SELECT t.schema_name, t.role_name FROM public.tenants t"
+		    " WHERE EXISTS (SELECT 1 FROM pg_namespace n"
+		    " WHERE n.nspname = t.schema_name)"
+		    " ORDER BY t.subdomain",
+		    0, NULL, &st);
+		if (r == NULL) {
+			fprintf(stderr, "tenantctl: listing tenants: %s\n",
+			        db->error);
+			failures++;
+		}
+	}
+
+	for (i = 0; r != NULL && i < PQntuples(r); i++) {
+		if (migrate_one(db, &tenant_set, PQgetvalue(r, i, 0),
+		                PQgetvalue(r, i, 1)) != 0) {
+			failures++;
+		}
+	}
+	PQclear(r);
+
+	tn_migrate_free(&public_set);
+	tn_migrate_free(&tenant_set);
+	if (failures > 0) {
+		fprintf(stderr, "tenantctl: %d schema(s) failed\n", failures);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+cmd_tenant_list(tn_db *db, const char *subdomain)
+{
+	const char *params[1] = {subdomain};
+	tn_db_status st;
+	tn_tenant t;
+	PGresult *r;
+	int i, n;
+
+	r = tn_db_query(
+	    db,
+	    subdomain ? "SELECT " TN_TENANT_COLUMNS " FROM public.tenants t"
+	                " WHERE t.subdomain = $1"
+	              : "SELECT " TN_TENANT_COLUMNS " FROM public.tenants t"
+	                " ORDER BY t.subdomain",
+	    subdomain ? 1 : 0, subdomain ? params : NULL, &st);
+	if (r == NULL) {
+		fprintf(stderr, "tenantctl: %s\n", db->error);
+		return 1;
+	}
+
+	n = PQntuples(r);
+	for (i = 0; i < n; i++) {
+		tn_tenant_from_row(&t, r, i);
+		printf("%-24s %-12s %-24s %s\n", t.subdomain, t.status,
+		       t.schema, t.name);
+	}
+	PQclear(r);
+
+	if (subdomain != NULL && n == 0) {
+		fprintf(stderr, "tenantctl: no tenant \"%s\"\n", subdomain);
+		return 1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	tn_settings s;
+	char err[256];
+	tn_db db;
+	int rc = 2;
+
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "tenantctl: cannot initialise libsodium\n");
+		return 1;
+	}
+	if (tn_settings_load(&s, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tenantctl: %s\n", err);
+		return 1;
+	}
+
+	tn_db_init(&db, s.database_url, 0);
+	if (tn_db_ensure(&db) != TN_DB_OK) {
+		fprintf(stderr, "tenantctl: cannot connect: %s\n", db.error);
+		tn_settings_free(&s);
+		return 1;
+	}
+
+	if (strcmp(argv[1], "migrate") == 0 && argc == 2) {
+		rc = cmd_migrate(&db, &s);
+	} else if (strcmp(argv[1], "tenant") == 0 && argc == 3 &&
+	           strcmp(argv[2], "list") == 0) {
+		rc = cmd_tenant_list(&db, NULL);
+	} else if (strcmp(argv[1], "tenant") == 0 && argc == 4 &&
+	           strcmp(argv[2], "show") == 0) {
+		rc = cmd_tenant_list(&db, argv[3]);
+	} else {
+		usage(stderr);
+	}
+
+	tn_db_close(&db);
+	tn_settings_free(&s);
+	return rc;
+}

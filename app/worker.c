@@ -1,0 +1,169 @@
+/* One worker's loop over libfcgi; signals only between requests. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
+
+#include <fcgiapp.h>
+
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "router.h"
+#include "worker.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_stop(int signo)
+{
+	(void)signo;
+	stop_requested = 1;
+}
+
+/*
+ * Stop signals are blocked while a request is served and delivered only
+ * while the worker waits for a connection, so a request in flight always
+ * finishes. Returns the mask to wait with.
+ */
+static sigset_t
+setup_signals(void)
+{
+	struct sigaction sa;
+	sigset_t block, wait_mask;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_SETMASK, &block, NULL);
+
+	sigemptyset(&wait_mask);
+	return wait_mask;
+}
+
+/* Waits until the socket has a connection; 0 when it may, -1 to stop. */
+static int
+wait_for_connection(int listen_fd, const sigset_t *wait_mask, pid_t master)
+{
+	struct timespec tick = {1, 0};
+	struct pollfd pfd;
+	int n;
+
+	for (;;) {
+		if (stop_requested || getppid() != master) {
+			return -1;
+		}
+
+		pfd.fd = listen_fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+
+		n = ppoll(&pfd, 1, &tick, wait_mask);
+		if (n > 0) {
+			return 0;
+		}
+		if (n < 0 && errno != EINTR) {
+			tn_log(TN_LOG_ALERT, "poll on the listening socket: %s",
+			       strerror(errno));
+			return -1;
+		}
+	}
+}
+
+/*
+ * Serves one request. A GET that failed only because the connection had
+ * gone stale (the database restarted) is run once more on a new one.
+ */
+static void
+serve(FCGX_Request *fcgi, const tn_settings *s, tn_db *db)
+{
+	int was_connected, retried = 0;
+	tn_req req;
+
+	tn_http_begin(&req, fcgi, s, db);
+
+	for (;;) {
+		was_connected = db->conn != NULL;
+		db->wait_ms = 0;
+		tn_router_dispatch(&req);
+
+		if (retried || !was_connected || db->conn != NULL ||
+		    req.status != 503 || strcmp(req.method, "GET") != 0) {
+			break;
+		}
+
+		retried = 1;
+		req.status = 0;
+		req.has_tenant = 0;
+		tn_buf_reset(&req.headers);
+		tn_buf_reset(&req.out);
+		db->last_attempt_ms = -1000000;
+	}
+
+	tn_http_finish(&req);
+}
+
+void
+tn_worker_run(int listen_fd, const tn_settings *s)
+{
+	FCGX_Request fcgi;
+	sigset_t wait_mask;
+	pid_t master;
+	long served = 0;
+	tn_db db;
+
+	master = getppid();
+#ifdef HAVE_SYS_PRCTL_H
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+	wait_mask = setup_signals();
+
+	if (FCGX_Init() != 0 ||
+	    FCGX_InitRequest(&fcgi, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		tn_log(TN_LOG_ALERT, "cannot initialise libfcgi");
+		_exit(1);
+	}
+
+	tn_db_init(&db, s->database_url, s->statement_timeout);
+	tn_db_ensure(&db);
+
+	while (s->max_requests == 0 || served < s->max_requests) {
+		if (wait_for_connection(listen_fd, &wait_mask, master) != 0) {
+			break;
+		}
+
+		/* another worker may have taken it: the socket is non-blocking
+		 */
+		if (FCGX_Accept_r(&fcgi) < 0) {
+			continue;
+		}
+
+		serve(&fcgi, s, &db);
+		FCGX_Finish_r(&fcgi);
+		served++;
+	}
+
+	tn_db_close(&db);
+	FCGX_Free(&fcgi, 1);
+	exit(0);
+}
