@@ -1,0 +1,768 @@
+# Shared harness for Tenantry's integration tests: finds or starts a stack,
+# speaks raw HTTP/1.1 and FastCGI to it, and runs psql and C TAP programs.
+package Tenantry::Test;
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use Exporter qw(import);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir tempfile);
+use IO::Select;
+use IO::Socket::INET;
+use IO::Socket::UNIX;
+use Socket qw(SOCK_STREAM);
+use JSON::PP;
+use POSIX qw(WNOHANG);
+use TAP::Parser;
+use Test::More ();
+use Time::HiRes qw(sleep time);
+
+our @EXPORT = qw(
+    stack top_dir build_dir
+    http raw_http host_for main_host register
+    is_problem is_json_response
+    psql capture pg_bindir run_as_owner
+    unique_sub tenantd_pids proc_children proc_environ
+    wait_until run_tap_program fcgi_request
+);
+
+my $json = JSON::PP->new->utf8->canonical;
+my $stack;
+my $private;
+my $sub_counter = 0;
+
+# The repository's top directory, found from this file's location.
+sub top_dir {
+    return abs_path(dirname(__FILE__) . '/../../..');
+}
+
+# The build directory: TENANTRY_BUILD_DIR or top/build.
+sub build_dir {
+    return $ENV{TENANTRY_BUILD_DIR} || top_dir() . '/build';
+}
+
+# A free TCP port on the loopback address (free when asked; the stack
+# binds it a moment later).
+sub free_port {
+    my $sock = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1',
+        LocalPort => 0,
+        Proto     => 'tcp',
+        Listen    => 1,
+    ) or die "cannot find a free port: $!\n";
+    my $port = $sock->sockport;
+
+    close $sock;
+    return $port;
+}
+
+# The stack the tests run against, started on first use when no running
+# one is named by TENANTRY_TEST_STATE.  Returns a hashref.
+sub stack {
+    return $stack if $stack;
+
+    my $top = top_dir();
+    my ($state, $port, $domain);
+
+    if ($ENV{TENANTRY_TEST_STATE}) {
+        $state = $ENV{TENANTRY_TEST_STATE};
+        $port = $ENV{TENANTRY_TEST_PORT}
+            or die "TENANTRY_TEST_STATE is set but TENANTRY_TEST_PORT"
+            . " is not\n";
+        $domain = $ENV{TENANTRY_TEST_DOMAIN} || 'localhost';
+    } else {
+        ($state, $port) = start_private_stack($top);
+        $domain = 'localhost';
+    }
+
+    my $token = read_first_line("$state/admin-token");
+
+    $stack = {
+        state  => $state,
+        port   => $port,
+        domain => $domain,
+        token  => $token,
+        build  => build_dir(),
+        top    => $top,
+        pghost => "$state/run",
+        dburl  => "host=$state/run dbname=tenantry user=tenantry",
+    };
+
+    return $stack;
+}
+
+# Starts script/server --detach in a fresh temporary state directory.
+# Dies with the tail of its output when the stack does not come up.
+sub start_private_stack {
+    my ($top) = @_;
+    my $server = "$top/script/server";
+
+    die "cannot start a stack: $server is missing or not executable\n"
+        unless -x $server;
+
+    my $tmp = tempdir('tenantry-test-XXXXXX', TMPDIR => 1);
+    chmod 0755, $tmp;
+
+    my $state = "$tmp/state";
+    my $port = free_port();
+    my $log = "$tmp/server.log";
+
+    local $ENV{TENANTRY_STATE} = $state;
+    local $ENV{TENANTRY_PORT} = $port;
+    local $ENV{TENANTRY_PG_FAST} = 1;
+
+    $private = { tmp => $tmp, state => $state, port => $port, top => $top,
+        owner => $$ };
+    my $rc = system_logged($log, $server, '--detach');
+
+    if ($rc != 0) {
+        die "cannot start a stack: script/server --detach exited $rc\n"
+            . tail_of($log);
+    }
+
+    my $up = wait_until(sub {
+        my $res = raw_exchange_to($port,
+            "GET /healthz HTTP/1.1\r\nHost: localhost:$port\r\n"
+            . "Connection: close\r\n\r\n", 2);
+        return $res->{status} == 200;
+    }, 30);
+
+    die "the stack started but /healthz never answered 200 on port $port\n"
+        . tail_of($log) unless $up;
+
+    die "the stack has no admin token file $state/admin-token\n"
+        unless -r "$state/admin-token";
+
+    return ($state, $port);
+}
+
+# Stops a private stack (only in the process that started it, never in
+# a forked child) and removes its directory unless something failed.
+END {
+    my $exit = $?;
+
+    if ($private && $private->{owner} == $$) {
+        local $ENV{TENANTRY_STATE} = $private->{state};
+        local $ENV{TENANTRY_PORT} = $private->{port};
+        local $ENV{TENANTRY_PG_FAST} = 1;
+        my $log = "$private->{tmp}/server-stop.log";
+        my $rc = system_logged($log, "$private->{top}/script/server",
+            '--stop');
+
+        if ($rc != 0) {
+            print STDERR "# script/server --stop exited $rc\n"
+                . tail_of($log);
+        }
+
+        if (Test::More->builder->is_passing && $rc == 0
+            && !$ENV{TENANTRY_TEST_KEEP}) {
+            system('rm', '-rf', $private->{tmp});
+        } else {
+            print STDERR "# private stack kept in $private->{tmp}\n";
+        }
+    }
+
+    $? = $exit;
+}
+
+# Runs a command with stdout and stderr appended to a file; returns
+# its exit code (or 128 + signal).
+sub system_logged {
+    my ($log, @cmd) = @_;
+    my $pid = fork() // die "fork: $!\n";
+
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log or POSIX::_exit(126);
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or POSIX::_exit(127);
+    }
+
+    waitpid($pid, 0);
+    return $? & 127 ? 128 + ($? & 127) : $? >> 8;
+}
+
+sub tail_of {
+    my ($file) = @_;
+    open my $fh, '<', $file or return "# (no output in $file)\n";
+    my @lines = <$fh>;
+    splice @lines, 0, -40 if @lines > 40;
+    return join '', map { "#   $_" } @lines;
+}
+
+sub read_first_line {
+    my ($file) = @_;
+    open my $fh, '<', $file or die "cannot read $file: $!\n";
+    my $line = <$fh> // '';
+    $line =~ s/\s+\z//;
+    return $line;
+}
+
+# "$sub.$domain:$port", the Host header of a tenant's subdomain.
+sub host_for {
+    my ($sub) = @_;
+    my $s = stack();
+    return "$sub.$s->{domain}:$s->{port}";
+}
+
+# "$domain:$port", the Host header of the main site.
+sub main_host {
+    my $s = stack();
+    return "$s->{domain}:$s->{port}";
+}
+
+# One HTTP/1.1 request to the stack's nginx.  Options: headers
+# (arrayref of name, value pairs), body (bytes), json (perl data),
+# bearer (token), timeout (seconds, a failure bound only).
+# Returns {status, headers, body, json}; status 0 and an error on a
+# timeout or a broken connection.
+sub http {
+    my ($method, $host, $path, %opt) = @_;
+    my @headers = @{ $opt{headers} || [] };
+    my $body = $opt{body};
+    my %given;
+
+    for (my $i = 0; $i < @headers; $i += 2) {
+        $given{ lc $headers[$i] } = 1;
+    }
+
+    if (exists $opt{json}) {
+        $body = $json->encode($opt{json});
+        push @headers, 'Content-Type', 'application/json'
+            unless $given{'content-type'};
+    }
+
+    if (defined $opt{bearer}) {
+        push @headers, 'Authorization', "Bearer $opt{bearer}";
+    }
+
+    if (defined $body || $method =~ /^(?:POST|PUT|PATCH)$/) {
+        $body //= '';
+        push @headers, 'Content-Length', length $body
+            unless $given{'content-length'};
+    }
+
+    my $req = "$method $path HTTP/1.1\r\n";
+    $req .= "Host: $host\r\n" if defined $host;
+
+    while (my ($name, $value) = splice @headers, 0, 2) {
+        $req .= "$name: $value\r\n";
+    }
+
+    $req .= "Connection: close\r\n\r\n";
+    $req .= $body if defined $body;
+
+    return raw_http($req, timeout => $opt{timeout});
+}
+
+# Sends bytes verbatim to the stack's nginx and parses the answer as
+# http() does.
+sub raw_http {
+    my ($bytes, %opt) = @_;
+    return raw_exchange_to(stack()->{port}, $bytes, $opt{timeout});
+}
+
+sub raw_exchange_to {
+    my ($port, $bytes, $timeout) = @_;
+    my $started = time;
+    my $deadline = $started + ($timeout || 10);
+    my $sock = IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1',
+        PeerPort => $port,
+        Proto    => 'tcp',
+        Timeout  => $timeout || 10,
+    );
+
+    return { status => 0, error => "connect: $!", headers => {},
+        body => '' } unless $sock;
+
+    local $SIG{PIPE} = 'IGNORE';
+    $sock->autoflush(1);
+    syswrite_all($sock, $bytes);
+
+    my ($raw, $error) = read_to_eof($sock, $deadline);
+    close $sock;
+
+    my $res = parse_response($raw);
+    $res->{error} = $error if $error;
+    $res->{elapsed} = time - $started;
+    return $res;
+}
+
+sub syswrite_all {
+    my ($sock, $bytes) = @_;
+    my $off = 0;
+
+    while ($off < length $bytes) {
+        my $n = syswrite($sock, $bytes, length($bytes) - $off, $off);
+        return unless $n;
+        $off += $n;
+    }
+}
+
+sub read_to_eof {
+    my ($sock, $deadline) = @_;
+    my $sel = IO::Select->new($sock);
+    my $raw = '';
+
+    while (1) {
+        my $left = $deadline - time;
+        return ($raw, 'timeout') if $left <= 0;
+        next unless $sel->can_read($left);
+
+        my $n = sysread($sock, $raw, 65536, length $raw);
+        return ($raw, "read: $!") unless defined $n;
+        return ($raw, undef) if $n == 0;
+    }
+}
+
+# Parses a whole HTTP response (status line, headers, body with
+# chunked or length framing).
+sub parse_response {
+    my ($raw) = @_;
+    my $res = { status => 0, headers => {}, body => '', raw => $raw,
+        json => undef };
+    my $end = index $raw, "\r\n\r\n";
+
+    if ($end < 0) {
+        $res->{error} = 'no complete response head';
+        return $res;
+    }
+
+    my ($status_line, @lines) = split /\r\n/, substr($raw, 0, $end);
+    my $body = substr $raw, $end + 4;
+
+    if ($status_line =~ m{^HTTP/1\.[01] (\d{3})}) {
+        $res->{status} = $1 + 0;
+    } else {
+        $res->{error} = "bad status line: $status_line";
+    }
+
+    for my $line (@lines) {
+        my ($name, $value) = $line =~ /^([^:]+):\s*(.*?)\s*$/ or next;
+        $name = lc $name;
+        $res->{headers}{$name} = exists $res->{headers}{$name}
+            ? "$res->{headers}{$name}, $value" : $value;
+    }
+
+    my $te = $res->{headers}{'transfer-encoding'} // '';
+    my $length = $res->{headers}{'content-length'};
+
+    if ($te =~ /chunked/i) {
+        $body = dechunk($body);
+    } elsif (defined $length && $length =~ /^\d+$/) {
+        $body = substr $body, 0, $length;
+    }
+
+    $res->{body} = $body;
+    decode_json_body($res);
+    return $res;
+}
+
+sub dechunk {
+    my ($data) = @_;
+    my $out = '';
+
+    while ($data =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+        my $size = hex $1;
+        last if $size == 0;
+        $out .= substr $data, 0, $size, '';
+        $data =~ s/^\r\n//;
+    }
+
+    return $out;
+}
+
+sub decode_json_body {
+    my ($res) = @_;
+    my $type = $res->{headers}{'content-type'} // '';
+
+    return unless $type =~ m{^application/(?:problem\+)?json\b}i;
+
+    $res->{json} = eval { $json->decode($res->{body}) };
+    $res->{json_error} = $@ if $@;
+}
+
+# Checks that a response is a problem+json error with the given status
+# and the documented members.  Returns true when all checks passed.
+sub is_problem {
+    my ($res, $status, $name) = @_;
+    my $tb = Test::More->builder;
+    my $p = ref $res->{json} eq 'HASH' ? $res->{json} : {};
+    my $ok = 1;
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    $ok &= $tb->is_num($res->{status}, $status, "$name: status $status");
+    $ok &= $tb->like($res->{headers}{'content-type'} // '',
+        qr{^application/problem\+json\b}i,
+        "$name: content type is problem+json");
+    $ok &= $tb->ok(ref $res->{json} eq 'HASH',
+        "$name: body is a JSON object");
+    $ok &= $tb->ok(defined $p->{type} && !ref $p->{type}
+        && length $p->{type}, "$name: problem has a type");
+    $ok &= $tb->ok(defined $p->{title} && length $p->{title},
+        "$name: problem has a title");
+    $ok &= $tb->is_num($p->{status} // -1, $status,
+        "$name: problem status is $status");
+    $ok &= $tb->ok(defined $p->{detail} && length $p->{detail},
+        "$name: problem has a detail");
+    $ok &= $tb->ok(defined $p->{request_id} && length $p->{request_id},
+        "$name: problem has a request id");
+
+    unless ($ok) {
+        $tb->diag("$name: got status $res->{status}"
+            . ($res->{error} ? " ($res->{error})" : '')
+            . ", body: " . substr($res->{body} // '', 0, 500));
+    }
+
+    return $ok;
+}
+
+# Checks that a response has the status and an application/json body
+# that decodes to an object.  Returns the object (or {}).
+sub is_json_response {
+    my ($res, $status, $name) = @_;
+    my $tb = Test::More->builder;
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    my $ok = $tb->is_num($res->{status}, $status, "$name: status $status");
+    $ok &= $tb->like($res->{headers}{'content-type'} // '',
+        qr{^application/json\b}i, "$name: content type is JSON");
+    $ok &= $tb->ok(ref $res->{json} eq 'HASH',
+        "$name: body is a JSON object");
+
+    unless ($ok) {
+        $tb->diag("$name: got status $res->{status}"
+            . ($res->{error} ? " ($res->{error})" : '')
+            . ", body: " . substr($res->{body} // '', 0, 500));
+    }
+
+    return ref $res->{json} eq 'HASH' ? $res->{json} : {};
+}
+
+# Onboards a tenant through the admin API.  Options: name, email,
+# password, body (a whole replacement body).  Returns the response.
+sub register {
+    my ($sub, %opt) = @_;
+    my $body = $opt{body} || {
+        subdomain => $sub,
+        name      => $opt{name} // "Tenant $sub",
+        owner     => {
+            email    => $opt{email} // "owner\@$sub.test",
+            password => $opt{password} // 'correct horse battery',
+            name     => 'Owner',
+        },
+    };
+
+    return http('POST', main_host(), '/admin/register-user',
+        json => $body, bearer => stack()->{token});
+}
+
+# A fresh valid subdomain: the prefix, this process, and a counter, so
+# test files sharing a stack never collide.
+sub unique_sub {
+    my ($prefix) = @_;
+    my $sub = sprintf '%s%dx%x%d', lc($prefix // 't'), $$,
+        int(time) & 0xffffff, ++$sub_counter;
+
+    return substr $sub, 0, 63;
+}
+
+# The directory of PostgreSQL's programs (psql, pg_ctl).
+sub pg_bindir {
+    for my $dir (glob '/usr/lib/postgresql/*/bin') {
+        return $dir if -x "$dir/pg_ctl";
+    }
+
+    my $dir = `pg_config --bindir 2>/dev/null`;
+    chomp $dir;
+    return $dir if $dir && -x "$dir/pg_ctl";
+
+    return '';
+}
+
+# Runs SQL with psql against the stack's database as the given user
+# (tenantry or postgres), stopping at the first error.  Returns the
+# exit code and the combined output.
+sub psql {
+    my ($sql, %opt) = @_;
+    my $s = stack();
+    my $user = $opt{user} || 'tenantry';
+    my $bin = pg_bindir();
+    my $psql = $bin && -x "$bin/psql" ? "$bin/psql" : 'psql';
+    my ($fh, $file) = tempfile(UNLINK => 1);
+
+    print {$fh} $sql;
+    close $fh;
+
+    my @cmd = ($psql, '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1',
+        '-h', $s->{pghost}, '-d', $opt{dbname} || 'tenantry',
+        '-U', $user, '-f', $file);
+
+    return capture(\@cmd);
+}
+
+# Runs a command with stdin from /dev/null; returns the exit code and
+# stdout and stderr together.
+sub capture {
+    my ($cmd, %env) = @_;
+    my $pid = open(my $out, '-|') // die "fork: $!\n";
+
+    if ($pid == 0) {
+        @ENV{ keys %env } = values %env;
+        open STDIN, '<', '/dev/null';
+        open STDERR, '>&', \*STDOUT;
+        exec @$cmd or POSIX::_exit(127);
+    }
+
+    local $/;
+    my $text = <$out> // '';
+    close $out;
+
+    my $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;
+    $text =~ s/\s+\z//;
+    return ($rc, $text);
+}
+
+# The command prefix that runs a program as the owner of a path: empty
+# unless we are root and the path belongs to another user.
+sub run_as_owner {
+    my ($path) = @_;
+    my $uid = (stat $path)[4];
+
+    return () if $> != 0 || !defined $uid || $uid == 0;
+
+    my $user = getpwuid $uid;
+    return ('setpriv', "--reuid=$uid", '--regid=' . (stat $path)[5],
+        '--init-groups') unless defined $user;
+
+    return ('setpriv', "--reuid=$user", "--regid=" . (stat $path)[5],
+        '--init-groups');
+}
+
+# The live (not zombie) children of a process, from /proc.
+sub proc_children {
+    my ($parent) = @_;
+    my @children;
+
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        my ($pid) = $line =~ /^(\d+)/;
+        my ($state, $ppid) = $line =~ /\)\s+(\S)\s+(\d+)/ or next;
+
+        push @children, $pid if $ppid == $parent && $state ne 'Z';
+    }
+
+    my @sorted = sort { $a <=> $b } @children;
+    return @sorted;
+}
+
+# A process's environment as a hash (needs the right to read it).
+sub proc_environ {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/environ" or return {};
+    local $/;
+    my $raw = <$fh> // '';
+
+    return { map { /^([^=]*)=(.*)\z/s ? ($1, $2) : () } split /\0/, $raw };
+}
+
+# The stack's tenantd: (master pid, worker pids...).  The master pid is
+# undef when the pid file is missing.
+sub tenantd_pids {
+    my $file = stack()->{state} . '/run/tenantd.pid';
+    open my $fh, '<', $file or return (undef);
+    my ($master) = (<$fh> // '') =~ /(\d+)/;
+
+    return (undef) unless $master;
+    return ($master, proc_children($master));
+}
+
+# Polls the code every interval until it returns true; returns that
+# value, or false when the timeout (a failure bound) passes first.
+sub wait_until {
+    my ($code, $timeout, $interval) = @_;
+    my $deadline = time + ($timeout // 10);
+
+    while (1) {
+        my $value = $code->();
+        return $value if $value;
+        return 0 if time >= $deadline;
+        sleep($interval // 0.1);
+    }
+}
+
+# Runs a program that prints TAP and re-emits its results as a subtest
+# named after it.  The subtest fails when the program crashes, exits
+# non-zero, hangs past the timeout or runs a number of tests other than
+# its plan (and, with skip_all_fails, when it skips everything).
+# Options: env (hashref), timeout (seconds), skip_all_fails.
+sub run_tap_program {
+    my ($name, $cmd, %opt) = @_;
+    my @cmd = ref $cmd ? @$cmd : ($cmd);
+    my $timeout = $opt{timeout} || 300;
+    my ($out_fh, $out_file) = tempfile(UNLINK => 1);
+    my ($err_fh, $err_file) = tempfile(UNLINK => 1);
+    my $pid = fork() // die "fork: $!\n";
+
+    if ($pid == 0) {
+        @ENV{ keys %{ $opt{env} || {} } } = values %{ $opt{env} || {} };
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>&', $out_fh;
+        open STDERR, '>&', $err_fh;
+        exec @cmd or POSIX::_exit(127);
+    }
+
+    my $wait;
+    my $done = wait_until(sub {
+        return 0 unless waitpid($pid, WNOHANG) == $pid;
+        $wait = $?;
+        return 1;
+    }, $timeout, 0.05);
+
+    unless ($done) {
+        kill 'KILL', $pid;
+        waitpid $pid, 0;
+    }
+
+    my $tap = slurp($out_file);
+    my $stderr = slurp($err_file);
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    return Test::More::subtest($name, sub {
+        reemit_tap($tap, $opt{skip_all_fails});
+
+        my $tb = Test::More->builder;
+        $tb->ok($done, "$name finished within ${timeout}s")
+            or $tb->diag("$name was killed after ${timeout}s");
+        $tb->is_num($wait & 127, 0, "$name was not killed by a signal")
+            if $done;
+        $tb->is_num($wait >> 8, 0, "$name exited 0") if $done;
+
+        if ($stderr ne '' && !$tb->is_passing) {
+            $tb->diag("$name stderr:\n$stderr");
+        }
+
+        $tb->done_testing;
+    });
+}
+
+sub slurp {
+    my ($file) = @_;
+    open my $fh, '<', $file or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+# Turns each TAP line into a pass or fail of the current test, then
+# checks the plan against the count.
+sub reemit_tap {
+    my ($tap, $skip_all_fails) = @_;
+    my $tb = Test::More->builder;
+    my $parser = TAP::Parser->new({ tap => $tap });
+    my $skip_all;
+
+    while (my $result = $parser->next) {
+        if ($result->is_plan && $result->directive eq 'SKIP') {
+            $skip_all = $result->explanation || 'skipped';
+            next;
+        }
+
+        if ($result->is_comment) {
+            $tb->note($result->comment);
+            next;
+        }
+
+        next unless $result->is_test;
+
+        my $desc = $result->description // '';
+        $desc =~ s/^-\s*//;
+        $desc = 'test ' . $result->number . ($desc ne '' ? ": $desc" : '');
+
+        if ($result->has_skip) {
+            $tb->skip($result->explanation);
+        } elsif ($result->has_todo) {
+            $tb->todo_start($result->explanation);
+            $tb->ok($result->is_actual_ok, $desc);
+            $tb->todo_end;
+        } else {
+            $tb->ok($result->is_actual_ok, $desc);
+        }
+    }
+
+    if (defined $skip_all && $skip_all_fails) {
+        $tb->ok(0, 'the program runs its tests')
+            or $tb->diag("it skipped them all: $skip_all");
+    } elsif (defined $skip_all) {
+        $tb->note("the program skipped all its tests: $skip_all");
+    }
+
+    $tb->ok(defined $parser->tests_planned, 'the program printed a plan')
+        or $tb->diag("output was:\n$tap");
+
+    if (defined $parser->tests_planned) {
+        $tb->is_num($parser->tests_run, $parser->tests_planned,
+            'the program ran as many tests as it planned');
+    }
+
+    $tb->is_eq(join('; ', $parser->parse_errors), '',
+        'the TAP parses without errors');
+}
+
+# Sends one request over FastCGI to a tenantd socket (unix path or
+# host:port).  Returns {status, headers, body, json} like http(), status
+# 0 with an error when the request failed.
+sub fcgi_request {
+    my ($address, $params, %opt) = @_;
+    my $timeout = $opt{timeout} || 10;
+    my $sock;
+
+    require FCGI::Client;
+
+    if ($address =~ m{^/}) {
+        $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM,
+            Peer => $address);
+    } else {
+        $sock = IO::Socket::INET->new(PeerAddr => $address,
+            Timeout => $timeout);
+    }
+
+    return { status => 0, error => "connect $address: $!", headers => {},
+        body => '' } unless $sock;
+
+    my $conn = FCGI::Client::Connection->new(sock => $sock,
+        timeout => $timeout);
+    my ($stdout, $stderr) = eval { $conn->request($params, $opt{body}) };
+
+    return { status => 0, error => "fastcgi: " . ($@ =~ /^(.*)/)[0],
+        headers => {}, body => '' } if $@;
+
+    return parse_cgi_response($stdout // '');
+}
+
+sub parse_cgi_response {
+    my ($out) = @_;
+    my $res = { status => 0, headers => {}, body => '', raw => $out,
+        json => undef };
+    my ($head, $body) = split /\r?\n\r?\n/, $out, 2;
+
+    for my $line (split /\r?\n/, $head // '') {
+        my ($name, $value) = $line =~ /^([^:]+):\s*(.*?)\s*$/ or next;
+        $res->{headers}{ lc $name } = $value;
+    }
+
+    my $status = $res->{headers}{status} // '';
+    $res->{status} = $status =~ /^(\d{3})/ ? $1 + 0
+        : defined $body ? 200 : 0;
+    $res->{body} = $body // '';
+    decode_json_body($res);
+    return $res;
+}
+
+1;
