@@ -18,7 +18,7 @@
  */
 static int
 string_member(json_object *obj, const char *key, const char *field,
-              int required, const char **out, json_object **errors)
+    int required, const char **out, json_object **errors)
 {
 	json_object *v;
 
@@ -55,14 +55,14 @@ has_control_chars(const char *s)
 
 static void
 check_length(const char *v, const char *field, size_t min, size_t max,
-             json_object **errors)
+    json_object **errors)
 {
 	char detail[96];
 	size_t len = strlen(v);
 
 	if (len < min || len > max) {
 		snprintf(detail, sizeof(detail),
-		         "must be %zu to %zu characters long", min, max);
+		    "must be %zu to %zu characters long", min, max);
 		*errors = tn_http_field_error(*errors, field, detail);
 	} else if (has_control_chars(v)) {
 		*errors = tn_http_field_error(
@@ -77,9 +77,8 @@ plausible_email(const char *v)
 	const char *at = strchr(v, '@');
 
 	return at != NULL && at != v && strchr(at + 1, '@') == NULL &&
-	       strchr(at + 1, '.') != NULL && at[1] != '.' &&
-	       v[strlen(v) - 1] != '.' &&
-	       strpbrk(v, " \t<>()[],;:\\\"") == NULL;
+	    strchr(at + 1, '.') != NULL && at[1] != '.' &&
+	    v[strlen(v) - 1] != '.' && strpbrk(v, " \t<>()[],;:\\\"") == NULL;
 }
 
 /* Validates the register-user body into nt; returns the errors or NULL. */
@@ -92,7 +91,7 @@ parse_new_tenant(json_object *body, tn_new_tenant *nt)
 	memset(nt, 0, sizeof(*nt));
 
 	if (string_member(body, "subdomain", "subdomain", 1, &nt->subdomain,
-	                  &errors) == 0) {
+	        &errors) == 0) {
 		problem = tn_tenant_label_problem(nt->subdomain);
 		if (problem != NULL) {
 			errors =
@@ -105,32 +104,31 @@ parse_new_tenant(json_object *body, tn_new_tenant *nt)
 
 	if (!json_object_object_get_ex(body, "owner", &owner) ||
 	    !json_object_is_type(owner, json_type_object)) {
-		return tn_http_field_error(
-		    errors, "owner",
+		return tn_http_field_error(errors, "owner",
 		    "is required and must be an object with email and password");
 	}
 
 	if (string_member(owner, "email", "owner.email", 1, &nt->owner_email,
-	                  &errors) == 0) {
-		check_length(nt->owner_email, "owner.email", 3, EMAIL_MAX_LEN,
-		             &errors);
+	        &errors) == 0) {
+		check_length(
+		    nt->owner_email, "owner.email", 3, EMAIL_MAX_LEN, &errors);
 		if (!plausible_email(nt->owner_email)) {
 			errors = tn_http_field_error(
 			    errors, "owner.email", "must be an email address");
 		}
 	}
 	if (string_member(owner, "password", "owner.password", 1,
-	                  &nt->owner_password, &errors) == 0) {
+	        &nt->owner_password, &errors) == 0) {
 		check_length(nt->owner_password, "owner.password",
-		             PASSWORD_MIN_LEN, PASSWORD_MAX_LEN, &errors);
+		    PASSWORD_MIN_LEN, PASSWORD_MAX_LEN, &errors);
 	}
 	if (string_member(owner, "name", "owner.name", 0, &nt->owner_name,
-	                  &errors) == 0) {
+	        &errors) == 0) {
 		if (nt->owner_name == NULL) {
 			nt->owner_name = "";
 		} else {
 			check_length(nt->owner_name, "owner.name", 0,
-			             NAME_MAX_LEN, &errors);
+			    NAME_MAX_LEN, &errors);
 		}
 	}
 
@@ -143,8 +141,8 @@ answer_tenant(tn_req *req, int status, const tn_tenant *t)
 	json_object *doc = json_object_new_object();
 
 	tn_tenant_json(doc, t);
-	json_object_object_add(doc, "schema",
-	                       json_object_new_string(t->schema));
+	json_object_object_add(
+	    doc, "schema", json_object_new_string(t->schema));
 	tn_http_json(req, status, doc);
 }
 
@@ -157,14 +155,13 @@ answer_onboard_failure(tn_req *req, tn_onboard_status os, const char *err)
 		break;
 	case TN_ONBOARD_NOT_FOUND:
 		tn_http_problem(req, 404, "tenant-not-found",
-		                "no tenant has this subdomain", NULL);
+		    "no tenant has this subdomain", NULL);
 		break;
 	case TN_ONBOARD_DB_DOWN:
 		tn_answer_db_failure(req, TN_DB_DOWN);
 		break;
 	default:
-		tn_http_problem(
-		    req, 500, "onboarding-failed",
+		tn_http_problem(req, 500, "onboarding-failed",
 		    "onboarding stopped at a step that failed; the tenant stays in provisioning",
 		    NULL);
 		break;
@@ -193,17 +190,17 @@ tn_admin_register_user(tn_req *req)
 
 		/* the first rule broken, in full; all of them in errors */
 		snprintf(text, sizeof(text), "%s: %s",
-		         json_object_get_string(
-		             json_object_object_get(first, "field")),
-		         json_object_get_string(
-		             json_object_object_get(first, "detail")));
+		    json_object_get_string(
+		        json_object_object_get(first, "field")),
+		    json_object_get_string(
+		        json_object_object_get(first, "detail")));
 		tn_http_problem(req, 422, "validation-failed", text, errors);
 		json_object_put(body);
 		return;
 	}
 
-	os = tn_onboard_register(req->db, req->settings->db_dir, &nt, &t, err,
-	                         sizeof(err));
+	os = tn_onboard_register(
+	    req->db, req->settings->db_dir, &nt, &t, err, sizeof(err));
 	json_object_put(body);
 
 	if (os != TN_ONBOARD_OK) {
@@ -228,22 +225,21 @@ tn_admin_create_schema(tn_req *req)
 		return;
 	}
 
-	if (string_member(body, "subdomain", "subdomain", 1, &subdomain,
-	                  &errors) == 0 &&
+	if (string_member(
+	        body, "subdomain", "subdomain", 1, &subdomain, &errors) == 0 &&
 	    tn_tenant_label_problem(subdomain) != NULL) {
 		errors = tn_http_field_error(
 		    errors, "subdomain", tn_tenant_label_problem(subdomain));
 	}
 	if (errors != NULL) {
 		tn_http_problem(req, 422, "validation-failed",
-		                "subdomain is missing or not a valid subdomain",
-		                errors);
+		    "subdomain is missing or not a valid subdomain", errors);
 		json_object_put(body);
 		return;
 	}
 
-	os = tn_onboard_schema(req->db, req->settings->db_dir, subdomain, &t,
-	                       err, sizeof(err));
+	os = tn_onboard_schema(
+	    req->db, req->settings->db_dir, subdomain, &t, err, sizeof(err));
 	json_object_put(body);
 
 	if (os != TN_ONBOARD_OK) {
@@ -264,9 +260,9 @@ tn_admin_tenants_list(tn_req *req)
 	int i;
 
 	r = tn_db_query(req->db,
-	                "SELECT " TN_TENANT_COLUMNS " FROM public.tenants t"
-	                " ORDER BY t.subdomain",
-	                0, NULL, &st);
+	    "SELECT " TN_TENANT_COLUMNS " FROM public.tenants t"
+	    " ORDER BY t.subdomain",
+	    0, NULL, &st);
 	if (r == NULL) {
 		tn_answer_db_failure(req, st);
 		return;
@@ -277,8 +273,8 @@ tn_admin_tenants_list(tn_req *req)
 		tn_tenant_from_row(&t, r, i);
 		item = json_object_new_object();
 		tn_tenant_json(item, &t);
-		json_object_object_add(item, "schema",
-		                       json_object_new_string(t.schema));
+		json_object_object_add(
+		    item, "schema", json_object_new_string(t.schema));
 		json_object_array_add(list, item);
 	}
 	PQclear(r);
@@ -298,7 +294,7 @@ tn_admin_tenants_show(tn_req *req)
 
 	if (tn_tenant_label_problem(req->path_arg) != NULL) {
 		tn_http_problem(req, 404, "tenant-not-found",
-		                "no tenant has this subdomain", NULL);
+		    "no tenant has this subdomain", NULL);
 		return;
 	}
 

@@ -27,18 +27,18 @@ tn_api_readyz(tn_req *req)
 	PGresult *r;
 
 	r = tn_db_query(req->db,
-	                "SELECT current_user, current_setting('search_path')",
-	                0, NULL, &st);
+	    "SELECT current_user, current_setting('search_path')", 0, NULL,
+	    &st);
 	if (r == NULL) {
 		tn_answer_db_failure(req, st);
 		return;
 	}
 
 	database = json_object_new_object();
-	json_object_object_add(database, "role",
-	                       json_object_new_string(PQgetvalue(r, 0, 0)));
+	json_object_object_add(
+	    database, "role", json_object_new_string(PQgetvalue(r, 0, 0)));
 	json_object_object_add(database, "search_path",
-	                       json_object_new_string(PQgetvalue(r, 0, 1)));
+	    json_object_new_string(PQgetvalue(r, 0, 1)));
 	PQclear(r);
 
 	doc = json_object_new_object();
@@ -51,8 +51,7 @@ void
 tn_answer_db_failure(tn_req *req, tn_db_status st)
 {
 	if (st == TN_DB_DOWN) {
-		tn_http_problem(
-		    req, 503, "database-unavailable",
+		tn_http_problem(req, 503, "database-unavailable",
 		    "the database is not reachable; try again shortly", NULL);
 		tn_http_header(req, "Retry-After", "1");
 		return;
@@ -62,11 +61,10 @@ tn_answer_db_failure(tn_req *req, tn_db_status st)
 	if (strcmp(req->db->sqlstate, "57014") == 0 ||
 	    strcmp(req->db->sqlstate, "55P03") == 0) {
 		tn_http_problem(req, 503, "database-timeout",
-		                "the database did not answer in time", NULL);
+		    "the database did not answer in time", NULL);
 		return;
 	}
 
-	tn_http_problem(
-	    req, 500, "internal-error",
+	tn_http_problem(req, 500, "internal-error",
 	    "the request failed inside the service; it has been logged", NULL);
 }

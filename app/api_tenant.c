@@ -8,13 +8,13 @@
 void
 tn_tenant_json(json_object *doc, const tn_tenant *t)
 {
-	json_object_object_add(doc, "subdomain",
-	                       json_object_new_string(t->subdomain));
+	json_object_object_add(
+	    doc, "subdomain", json_object_new_string(t->subdomain));
 	json_object_object_add(doc, "name", json_object_new_string(t->name));
-	json_object_object_add(doc, "status",
-	                       json_object_new_string(t->status));
-	json_object_object_add(doc, "created_at",
-	                       json_object_new_string(t->created_at));
+	json_object_object_add(
+	    doc, "status", json_object_new_string(t->status));
+	json_object_object_add(
+	    doc, "created_at", json_object_new_string(t->created_at));
 }
 
 /*
@@ -36,8 +36,8 @@ tn_api_tenant_get(tn_req *req)
 	}
 
 	r = tn_db_exec(req->db,
-	               "SELECT current_schema(), (SELECT count(*) FROM users)",
-	               0, NULL, 1, &st);
+	    "SELECT current_schema(), (SELECT count(*) FROM users)", 0, NULL, 1,
+	    &st);
 	if (r == NULL) {
 		tn_db_rollback(req->db);
 		tn_answer_db_failure(req, st);
@@ -46,10 +46,9 @@ tn_api_tenant_get(tn_req *req)
 
 	doc = json_object_new_object();
 	tn_tenant_json(doc, &req->tenant);
-	json_object_object_add(doc, "schema",
-	                       json_object_new_string(PQgetvalue(r, 0, 0)));
 	json_object_object_add(
-	    doc, "users",
+	    doc, "schema", json_object_new_string(PQgetvalue(r, 0, 0)));
+	json_object_object_add(doc, "users",
 	    json_object_new_int64(strtoll(PQgetvalue(r, 0, 1), NULL, 10)));
 	PQclear(r);
 

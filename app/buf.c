@@ -26,8 +26,8 @@ buf_reserve(tn_buf *b, size_t extra)
 
 	data = realloc(b->data, cap);
 	if (data == NULL) {
-		tn_log(TN_LOG_ALERT, "out of memory growing a buffer to %zu",
-		       cap);
+		tn_log(
+		    TN_LOG_ALERT, "out of memory growing a buffer to %zu", cap);
 		abort();
 	}
 

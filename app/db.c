@@ -57,8 +57,8 @@ set_error(tn_db *db, const char *sqlstate, const char *msg)
 {
 	size_t n;
 
-	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s",
-	         sqlstate ? sqlstate : "");
+	snprintf(
+	    db->sqlstate, sizeof(db->sqlstate), "%s", sqlstate ? sqlstate : "");
 	snprintf(db->error, sizeof(db->error), "%s", msg ? msg : "");
 
 	n = strcspn(db->error, "\n");
@@ -69,8 +69,8 @@ set_error(tn_db *db, const char *sqlstate, const char *msg)
 static tn_db_status
 lost(tn_db *db)
 {
-	set_error(db, "08006",
-	          db->conn ? PQerrorMessage(db->conn) : "no connection");
+	set_error(
+	    db, "08006", db->conn ? PQerrorMessage(db->conn) : "no connection");
 	tn_log(TN_LOG_ERROR, "database connection lost: %s", db->error);
 	tn_db_close(db);
 	return TN_DB_DOWN;
@@ -87,8 +87,8 @@ tn_db_status
 tn_db_ensure(tn_db *db)
 {
 	/* later entries win: the connection string overrides the defaults */
-	const char *keys[] = {"connect_timeout", "application_name", "dbname",
-	                      NULL};
+	const char *keys[] = {
+	    "connect_timeout", "application_name", "dbname", NULL};
 	const char *values[] = {"2", "tenantd", db->conninfo, NULL};
 	long long now;
 
@@ -107,10 +107,9 @@ tn_db_ensure(tn_db *db)
 	db->conn = PQconnectdbParams(keys, values, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		set_error(db, "08001",
-		          db->conn ? PQerrorMessage(db->conn)
-		                   : "out of memory");
+		    db->conn ? PQerrorMessage(db->conn) : "out of memory");
 		tn_log(TN_LOG_ERROR, "cannot connect to the database: %s",
-		       db->error);
+		    db->error);
 		tn_db_close(db);
 		return TN_DB_DOWN;
 	}
@@ -119,7 +118,7 @@ tn_db_ensure(tn_db *db)
 	PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
 
 	tn_log(TN_LOG_NOTICE, "connected to the database as \"%s\"",
-	       PQuser(db->conn));
+	    PQuser(db->conn));
 	return TN_DB_OK;
 }
 
@@ -141,8 +140,8 @@ queue(tn_db *db, const char *sql, int nparams, const char *const *params)
 	if (enter_pipeline(db) != TN_DB_OK) {
 		return TN_DB_DOWN;
 	}
-	if (!PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL,
-	                       0)) {
+	if (!PQsendQueryParams(
+	        db->conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
 		return lost(db);
 	}
 	db->queued++;
@@ -179,7 +178,7 @@ collect(tn_db *db, PGresult **last)
 		st = PQresultStatus(r);
 		if (st == PGRES_FATAL_ERROR && status == TN_DB_OK) {
 			set_error(db, PQresultErrorField(r, PG_DIAG_SQLSTATE),
-			          PQresultErrorMessage(r));
+			    PQresultErrorMessage(r));
 			status = TN_DB_ERROR;
 		}
 
@@ -269,7 +268,7 @@ tn_db_begin_scoped(tn_db *db, const char *schema, const char *role)
 
 PGresult *
 tn_db_exec(tn_db *db, const char *sql, int nparams, const char *const *params,
-           int commit, tn_db_status *status)
+    int commit, tn_db_status *status)
 {
 	PGresult *result = NULL;
 	tn_db_status st;
@@ -351,7 +350,7 @@ tn_db_rollback(tn_db *db)
 
 PGresult *
 tn_db_query(tn_db *db, const char *sql, int nparams, const char *const *params,
-            tn_db_status *status)
+    tn_db_status *status)
 {
 	PGresult *result = NULL;
 	tn_db_status st;
@@ -389,7 +388,7 @@ tn_db_script(tn_db *db, const char *sql)
 
 	if (db->queued > 0) {
 		tn_log(TN_LOG_ALERT, "script sent with %d commands queued",
-		       db->queued);
+		    db->queued);
 		return TN_DB_ERROR;
 	}
 	if (leave_pipeline(db) != TN_DB_OK) {
@@ -401,7 +400,7 @@ tn_db_script(tn_db *db, const char *sql)
 	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 	    PQresultStatus(r) != PGRES_TUPLES_OK) {
 		set_error(db, PQresultErrorField(r, PG_DIAG_SQLSTATE),
-		          PQresultErrorMessage(r));
+		    PQresultErrorMessage(r));
 		st = PQstatus(db->conn) == CONNECTION_OK ? TN_DB_ERROR
 		                                         : TN_DB_DOWN;
 	}

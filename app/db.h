@@ -39,8 +39,8 @@ void tn_db_close(tn_db *db);
  * queued and travel with the next tn_db_exec. Nothing session-level is
  * ever set.
  */
-tn_db_status tn_db_begin_scoped(tn_db *db, const char *schema,
-                                const char *role);
+tn_db_status tn_db_begin_scoped(
+    tn_db *db, const char *schema, const char *role);
 
 /* Starts an unscoped transaction (control plane work). */
 tn_db_status tn_db_begin(tn_db *db);
@@ -53,8 +53,7 @@ tn_db_status tn_db_begin(tn_db *db);
  * caller PQclear()s it) or NULL with the status in *status.
  */
 PGresult *tn_db_exec(tn_db *db, const char *sql, int nparams,
-                     const char *const *params, int commit,
-                     tn_db_status *status);
+    const char *const *params, int commit, tn_db_status *status);
 
 tn_db_status tn_db_commit(tn_db *db);
 
@@ -63,7 +62,7 @@ void tn_db_rollback(tn_db *db);
 
 /* Runs a statement outside a transaction (autocommit). */
 PGresult *tn_db_query(tn_db *db, const char *sql, int nparams,
-                      const char *const *params, tn_db_status *status);
+    const char *const *params, tn_db_status *status);
 
 /* Runs a script of several statements (simple protocol, no parameters). */
 tn_db_status tn_db_script(tn_db *db, const char *sql);

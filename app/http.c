@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "http.h"
 #include "log.h"
 
@@ -56,6 +58,14 @@ tn_http_begin(tn_req *req, FCGX_Request *fcgi, const tn_settings *s, tn_db *db)
 	    strlen(req->request_id) > 64) {
 		/* it goes into a header and the log: refuse anything odd */
 		req->request_id = "";
+	}
+	if (*req->request_id == '\0') {
+		unsigned char id[16];
+
+		randombytes_buf(id, sizeof(id));
+		sodium_bin2hex(
+		    req->made_id, sizeof(req->made_id), id, sizeof(id));
+		req->request_id = req->made_id;
 	}
 	req->content_type = param(fcgi, "CONTENT_TYPE");
 	req->authorization = param(fcgi, "HTTP_AUTHORIZATION");
@@ -118,7 +128,7 @@ tn_http_header(tn_req *req, const char *name, const char *value)
 
 static void
 answer(tn_req *req, int status, const char *content_type, const char *body,
-       size_t len)
+    size_t len)
 {
 	req->status = status;
 	tn_buf_reset(&req->out);
@@ -141,7 +151,7 @@ tn_http_json(tn_req *req, int status, json_object *doc)
 
 void
 tn_http_problem(tn_req *req, int status, const char *slug, const char *detail,
-                json_object *errors)
+    json_object *errors)
 {
 	json_object *doc;
 	char type[128];
@@ -152,12 +162,12 @@ tn_http_problem(tn_req *req, int status, const char *slug, const char *detail,
 
 	doc = json_object_new_object();
 	json_object_object_add(doc, "type", json_object_new_string(type));
-	json_object_object_add(doc, "title",
-	                       json_object_new_string(tn_http_reason(status)));
+	json_object_object_add(
+	    doc, "title", json_object_new_string(tn_http_reason(status)));
 	json_object_object_add(doc, "status", json_object_new_int(status));
 	json_object_object_add(doc, "detail", json_object_new_string(detail));
-	json_object_object_add(doc, "request_id",
-	                       json_object_new_string(req->request_id));
+	json_object_object_add(
+	    doc, "request_id", json_object_new_string(req->request_id));
 	if (errors != NULL) {
 		json_object_object_add(doc, "errors", errors);
 	}
@@ -200,33 +210,32 @@ read_body(tn_req *req)
 	cl = param(req->fcgi, "CONTENT_LENGTH");
 	if (*cl == '\0') {
 		tn_http_problem(req, 411, "length-required",
-		                "a request body needs a Content-Length", NULL);
+		    "a request body needs a Content-Length", NULL);
 		return -1;
 	}
 
 	len = strtol(cl, &end, 10);
 	if (*end != '\0' || len < 0) {
 		tn_http_problem(req, 400, "bad-request",
-		                "Content-Length is not a number", NULL);
+		    "Content-Length is not a number", NULL);
 		return -1;
 	}
 	if (len > TN_HTTP_BODY_MAX) {
 		tn_http_problem(req, 413, "body-too-large",
-		                "the request body is larger than 1 MiB", NULL);
+		    "the request body is larger than 1 MiB", NULL);
 		return -1;
 	}
 
 	req->body = malloc((size_t)len + 1);
 	if (req->body == NULL) {
 		tn_http_problem(req, 503, "overloaded",
-		                "no memory for the request body", NULL);
+		    "no memory for the request body", NULL);
 		return -1;
 	}
 
 	n = len > 0 ? FCGX_GetStr(req->body, (int)len, req->fcgi->in) : 0;
 	if (n != len) {
-		tn_http_problem(
-		    req, 400, "bad-request",
+		tn_http_problem(req, 400, "bad-request",
 		    "the request body is shorter than its Content-Length",
 		    NULL);
 		return -1;
@@ -244,7 +253,7 @@ is_json_type(const char *ct)
 	size_t n = strlen("application/json");
 
 	return strncasecmp(ct, "application/json", n) == 0 &&
-	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
 json_object *
@@ -257,8 +266,7 @@ tn_http_json_body(tn_req *req)
 
 	if (!is_json_type(req->content_type)) {
 		tn_http_problem(req, 415, "unsupported-media-type",
-		                "the request body must be application/json",
-		                NULL);
+		    "the request body must be application/json", NULL);
 		return NULL;
 	}
 	if (!req->body_read && read_body(req) != 0) {
@@ -266,7 +274,7 @@ tn_http_json_body(tn_req *req)
 	}
 	if (memchr(req->body, '\0', req->body_len) != NULL) {
 		tn_http_problem(req, 400, "invalid-json",
-		                "the request body contains a NUL byte", NULL);
+		    "the request body contains a NUL byte", NULL);
 		return NULL;
 	}
 
@@ -275,8 +283,8 @@ tn_http_json_body(tn_req *req)
 		tn_http_problem(req, 503, "overloaded", "out of memory", NULL);
 		return NULL;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	                                JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(
+	    tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 
 	doc = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
 	jerr = json_tokener_get_error(tok);
@@ -284,8 +292,8 @@ tn_http_json_body(tn_req *req)
 	/* the whole body must be one document (nothing but space after it) */
 	if (jerr == json_tokener_success &&
 	    req->body[json_tokener_get_parse_end(tok) +
-	              strspn(req->body + json_tokener_get_parse_end(tok),
-	                     " \t\r\n")] != '\0') {
+	        strspn(req->body + json_tokener_get_parse_end(tok),
+	            " \t\r\n")] != '\0') {
 		jerr = json_tokener_error_parse_unexpected;
 	}
 	if (jerr == json_tokener_continue) {
@@ -296,8 +304,8 @@ tn_http_json_body(tn_req *req)
 	if (jerr != json_tokener_success) {
 		json_object_put(doc);
 		snprintf(detail, sizeof(detail),
-		         "the request body is not valid JSON: %s",
-		         json_tokener_error_desc(jerr));
+		    "the request body is not valid JSON: %s",
+		    json_tokener_error_desc(jerr));
 		tn_http_problem(req, 400, "invalid-json", detail, NULL);
 		return NULL;
 	}
@@ -305,7 +313,7 @@ tn_http_json_body(tn_req *req)
 	if (!json_object_is_type(doc, json_type_object)) {
 		json_object_put(doc);
 		tn_http_problem(req, 422, "validation-failed",
-		                "the request body must be a JSON object", NULL);
+		    "the request body must be a JSON object", NULL);
 		return NULL;
 	}
 
@@ -318,14 +326,14 @@ log_request(tn_req *req)
 	char id[80], tenant[160], method[24], path[512];
 
 	tn_log(TN_LOG_INFO,
-	       "request id=%s tenant=%s method=%s path=\"%s\" status=%d"
-	       " duration_ms=%.1f db_ms=%.1f",
-	       tn_log_escape(id, sizeof(id), req->request_id),
-	       tn_log_escape(tenant, sizeof(tenant),
-	                     *req->tenant_key ? req->tenant_key : "-"),
-	       tn_log_escape(method, sizeof(method), req->method),
-	       tn_log_escape(path, sizeof(path), req->path), req->status,
-	       tn_db_clock_ms() - req->started_ms, req->db->wait_ms);
+	    "request id=%s tenant=%s method=%s path=\"%s\" status=%d"
+	    " duration_ms=%.1f db_ms=%.1f",
+	    tn_log_escape(id, sizeof(id), req->request_id),
+	    tn_log_escape(tenant, sizeof(tenant),
+	        *req->tenant_key ? req->tenant_key : "-"),
+	    tn_log_escape(method, sizeof(method), req->method),
+	    tn_log_escape(path, sizeof(path), req->path), req->status,
+	    tn_db_clock_ms() - req->started_ms, req->db->wait_ms);
 }
 
 void
@@ -335,10 +343,10 @@ tn_http_finish(tn_req *req)
 	char head[160];
 
 	if (req->status == 0) {
-		tn_log(TN_LOG_ALERT, "handler for %s left no answer",
-		       req->path);
+		tn_log(
+		    TN_LOG_ALERT, "handler for %s left no answer", req->path);
 		tn_http_problem(req, 500, "internal-error",
-		                "the request was not answered", NULL);
+		    "the request was not answered", NULL);
 	}
 
 	/* libfcgi's own printf knows no %zu: format here */
@@ -348,11 +356,9 @@ tn_http_finish(tn_req *req)
 	    "Content-Length: %zu\r\n",
 	    req->status, tn_http_reason(req->status), req->out.len);
 	FCGX_PutS(head, out);
-	if (*req->request_id != '\0') {
-		FCGX_PutS("X-Request-Id: ", out);
-		FCGX_PutS(req->request_id, out);
-		FCGX_PutS("\r\n", out);
-	}
+	FCGX_PutS("X-Request-Id: ", out);
+	FCGX_PutS(req->request_id, out);
+	FCGX_PutS("\r\n", out);
 	if (req->headers.len > 0) {
 		FCGX_PutStr(req->headers.data, (int)req->headers.len, out);
 	}

@@ -37,6 +37,8 @@ typedef struct tn_req {
 	const char *content_type;
 	const char *authorization;
 
+	char made_id[33]; /* the request id when nginx sent none */
+
 	/* filled on the way */
 	char *body; /* NUL-terminated; body_len excludes the NUL */
 	size_t body_len;
@@ -53,8 +55,8 @@ typedef struct tn_req {
 } tn_req;
 
 /* Fills req's request fields from the FastCGI parameters. */
-void tn_http_begin(tn_req *req, FCGX_Request *fcgi, const tn_settings *s,
-                   tn_db *db);
+void tn_http_begin(
+    tn_req *req, FCGX_Request *fcgi, const tn_settings *s, tn_db *db);
 
 /* Writes the response and releases what the request owned. */
 void tn_http_finish(tn_req *req);
@@ -71,7 +73,7 @@ void tn_http_json(tn_req *req, int status, json_object *doc);
  * when not NULL, is an array of {field, detail} (taken over).
  */
 void tn_http_problem(tn_req *req, int status, const char *slug,
-                     const char *detail, json_object *errors);
+    const char *detail, json_object *errors);
 
 /*
  * Reads and parses a JSON object body. Returns the object (caller puts
@@ -83,7 +85,7 @@ json_object *tn_http_json_body(tn_req *req);
 const char *tn_http_reason(int status);
 
 /* Appends {field, detail} to an errors array, creating it when NULL. */
-json_object *tn_http_field_error(json_object *errors, const char *field,
-                                 const char *detail);
+json_object *tn_http_field_error(
+    json_object *errors, const char *field, const char *detail);
 
 #endif

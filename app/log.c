@@ -27,8 +27,7 @@ tn_log(tn_log_level level, const char *fmt, ...)
 
 	len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	n = snprintf(line + len, sizeof(line) - len, ".%03ldZ %s [%d] ",
-	             (long)now.tv_usec / 1000, level_names[level],
-	             (int)getpid());
+	    (long)now.tv_usec / 1000, level_names[level], (int)getpid());
 	len += (size_t)n;
 
 	va_start(ap, fmt);

@@ -41,7 +41,7 @@ valid_name(const char *name)
 	}
 	for (i = 5; i < len - 4; i++) {
 		if (!((name[i] >= 'a' && name[i] <= 'z') ||
-		      (name[i] >= '0' && name[i] <= '9') || name[i] == '_')) {
+		        (name[i] >= '0' && name[i] <= '9') || name[i] == '_')) {
 			return 0;
 		}
 	}
@@ -51,14 +51,14 @@ valid_name(const char *name)
 static int
 by_file(const void *a, const void *b)
 {
-	return strcmp(((const tn_migration *)a)->file,
-	              ((const tn_migration *)b)->file);
+	return strcmp(
+	    ((const tn_migration *)a)->file, ((const tn_migration *)b)->file);
 }
 
 /* Reads one file into m; returns -1 with err set on failure. */
 static int
 read_file(const char *dir, const char *name, tn_migration *m, char *err,
-          size_t errlen)
+    size_t errlen)
 {
 	unsigned char hash[crypto_hash_sha256_BYTES];
 	char path[4096];
@@ -76,7 +76,7 @@ read_file(const char *dir, const char *name, tn_migration *m, char *err,
 	    size > TN_MIGRATION_MAX || fseek(f, 0, SEEK_SET) != 0) {
 		fclose(f);
 		snprintf(err, errlen,
-		         "cannot read migration \"%s\" (at most 4 MiB)", path);
+		    "cannot read migration \"%s\" (at most 4 MiB)", path);
 		return -1;
 	}
 
@@ -91,8 +91,8 @@ read_file(const char *dir, const char *name, tn_migration *m, char *err,
 	m->sql[size] = '\0';
 
 	if (memchr(m->sql, '\0', (size_t)size) != NULL) {
-		snprintf(err, errlen, "migration \"%s\" contains a NUL byte",
-		         path);
+		snprintf(
+		    err, errlen, "migration \"%s\" contains a NUL byte", path);
 		return -1;
 	}
 
@@ -105,8 +105,8 @@ read_file(const char *dir, const char *name, tn_migration *m, char *err,
 }
 
 int
-tn_migrate_load(const char *dir, tn_migration_set *set, char *err,
-                size_t errlen)
+tn_migrate_load(
+    const char *dir, tn_migration_set *set, char *err, size_t errlen)
 {
 	struct dirent *de;
 	tn_migration *grown;
@@ -118,8 +118,8 @@ tn_migrate_load(const char *dir, tn_migration_set *set, char *err,
 
 	d = opendir(dir);
 	if (d == NULL) {
-		snprintf(err, errlen, "cannot open migrations folder \"%s\"",
-		         dir);
+		snprintf(
+		    err, errlen, "cannot open migrations folder \"%s\"", dir);
 		return -1;
 	}
 
@@ -128,8 +128,7 @@ tn_migrate_load(const char *dir, tn_migration_set *set, char *err,
 			continue;
 		}
 		if (!valid_name(de->d_name)) {
-			snprintf(
-			    err, errlen,
+			snprintf(err, errlen,
 			    "migration file name \"%s/%s\" is not NNNN_name.sql",
 			    dir, de->d_name);
 			goto done;
@@ -148,7 +147,7 @@ tn_migrate_load(const char *dir, tn_migration_set *set, char *err,
 		memset(&set->files[set->count], 0, sizeof(tn_migration));
 		set->count++;
 		if (read_file(dir, de->d_name, &set->files[set->count - 1], err,
-		              errlen) != 0) {
+		        errlen) != 0) {
 			goto done;
 		}
 	}
@@ -157,8 +156,7 @@ tn_migrate_load(const char *dir, tn_migration_set *set, char *err,
 	for (i = 1; i < set->count; i++) {
 		if (strcmp(set->files[i].version, set->files[i - 1].version) ==
 		    0) {
-			snprintf(
-			    err, errlen,
+			snprintf(err, errlen,
 			    "migrations \"%s\" and \"%s\" in \"%s\" share a version",
 			    set->files[i - 1].file, set->files[i].file, dir);
 			goto done;
@@ -187,12 +185,12 @@ tn_migrate_free(tn_migration_set *set)
 }
 
 static tn_migrate_status
-db_failure(tn_db *db, tn_db_status st, const char *what, char *err,
-           size_t errlen)
+db_failure(
+    tn_db *db, tn_db_status st, const char *what, char *err, size_t errlen)
 {
 	if (st == TN_DB_DOWN) {
 		snprintf(err, errlen, "%s: database unavailable: %s", what,
-		         db->error);
+		    db->error);
 		return TN_MIGRATE_DB_DOWN;
 	}
 	snprintf(err, errlen, "%s: %s", what, db->error);
@@ -205,8 +203,8 @@ tn_migrate_bootstrap(tn_db *db, char *err, size_t errlen)
 	tn_db_status st = tn_db_script(db, bootstrap_sql);
 
 	if (st != TN_DB_OK) {
-		return db_failure(db, st, "creating schema_migrations", err,
-		                  errlen);
+		return db_failure(
+		    db, st, "creating schema_migrations", err, errlen);
 	}
 	return TN_MIGRATE_OK;
 }
@@ -227,7 +225,7 @@ find_version(const tn_migration_set *set, const char *version)
 /* Refuses applied migrations whose file changed or disappeared. */
 static tn_migrate_status
 check_applied(const tn_migration_set *set, const PGresult *applied,
-              const char *schema, char *err, size_t errlen)
+    const char *schema, char *err, size_t errlen)
 {
 	const tn_migration *m;
 	int i;
@@ -235,15 +233,13 @@ check_applied(const tn_migration_set *set, const PGresult *applied,
 	for (i = 0; i < PQntuples(applied); i++) {
 		m = find_version(set, PQgetvalue(applied, i, 0));
 		if (m == NULL) {
-			snprintf(
-			    err, errlen,
+			snprintf(err, errlen,
 			    "migration %s applied to schema \"%s\" is missing from the migrations folder",
 			    PQgetvalue(applied, i, 1), schema);
 			return TN_MIGRATE_FAILED;
 		}
 		if (strcmp(m->checksum, PQgetvalue(applied, i, 2)) != 0) {
-			snprintf(
-			    err, errlen,
+			snprintf(err, errlen,
 			    "migration %s applied to schema \"%s\" has changed since (checksum %.12s, applied %.12s)",
 			    m->file, schema, m->checksum,
 			    PQgetvalue(applied, i, 2));
@@ -272,7 +268,7 @@ is_applied(const PGresult *applied, const char *version)
  */
 static tn_migrate_status
 apply_one(tn_db *db, const tn_migration *m, const char *schema,
-          const char *role, int *applied, char *err, size_t errlen)
+    const char *role, int *applied, char *err, size_t errlen)
 {
 	const char *record[5];
 	char what[256], duration[32];
@@ -282,15 +278,14 @@ apply_one(tn_db *db, const tn_migration *m, const char *schema,
 	int done;
 
 	snprintf(what, sizeof(what), "migration %s on schema \"%s\"", m->file,
-	         schema);
+	    schema);
 
 	st = tn_db_begin(db);
 	if (st != TN_DB_OK) {
 		return db_failure(db, st, what, err, errlen);
 	}
 
-	r = tn_db_exec(
-	    db,
+	r = tn_db_exec(db,
 	    "SELECT pg_advisory_xact_lock(hashtext('tenantry.migrate'),"
 	    " hashtext($1)), EXISTS (SELECT 1 FROM public.schema_migrations"
 	    " WHERE schema_name = $1 AND version = $2)",
@@ -311,9 +306,9 @@ apply_one(tn_db *db, const tn_migration *m, const char *schema,
 
 		snprintf(quoted, sizeof(quoted), "\"%s\"", schema);
 		r = tn_db_exec(db,
-		               "SELECT set_config('search_path', $1, true),"
-		               " set_config('role', $2, true)",
-		               2, (const char *[]){quoted, role}, 0, &st);
+		    "SELECT set_config('search_path', $1, true),"
+		    " set_config('role', $2, true)",
+		    2, (const char *[]){quoted, role}, 0, &st);
 		if (r == NULL) {
 			tn_db_rollback(db);
 			return db_failure(db, st, what, err, errlen);
@@ -333,8 +328,8 @@ apply_one(tn_db *db, const tn_migration *m, const char *schema,
 	}
 
 	snprintf(duration, sizeof(duration), "%.3f",
-	         (double)(t1.tv_sec - t0.tv_sec) * 1000.0 +
-	             (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	    (double)(t1.tv_sec - t0.tv_sec) * 1000.0 +
+	        (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	record[0] = schema;
 	record[1] = m->version;
 	record[2] = m->file;
@@ -342,13 +337,12 @@ apply_one(tn_db *db, const tn_migration *m, const char *schema,
 	record[4] = duration;
 
 	r = tn_db_exec(db,
-	               "SELECT set_config('role', 'none', true),"
-	               " set_config('search_path', 'public', true)",
-	               0, NULL, 0, &st);
+	    "SELECT set_config('role', 'none', true),"
+	    " set_config('search_path', 'public', true)",
+	    0, NULL, 0, &st);
 	PQclear(r);
 	if (st == TN_DB_OK) {
-		r = tn_db_exec(
-		    db,
+		r = tn_db_exec(db,
 		    "INSERT INTO public.schema_migrations"
 		    " (schema_name, version, file, checksum, duration_ms)"
 		    " VALUES ($1, $2, $3, $4, $5)",
@@ -369,7 +363,7 @@ apply_one(tn_db *db, const tn_migration *m, const char *schema,
 
 tn_migrate_status
 tn_migrate_schema(tn_db *db, const tn_migration_set *set, const char *schema,
-                  const char *role, int *applied, char *err, size_t errlen)
+    const char *role, int *applied, char *err, size_t errlen)
 {
 	tn_migrate_status ms = TN_MIGRATE_OK;
 	const char *params[1] = {schema};
@@ -379,21 +373,20 @@ tn_migrate_schema(tn_db *db, const tn_migration_set *set, const char *schema,
 
 	*applied = 0;
 
-	done = tn_db_query(
-	    db,
+	done = tn_db_query(db,
 	    "SELECT version, file, checksum FROM public.schema_migrations"
 	    " WHERE schema_name = $1 ORDER BY version",
 	    1, params, &st);
 	if (done == NULL) {
-		return db_failure(db, st, "reading applied migrations", err,
-		                  errlen);
+		return db_failure(
+		    db, st, "reading applied migrations", err, errlen);
 	}
 
 	ms = check_applied(set, done, schema, err, errlen);
 	for (i = 0; ms == TN_MIGRATE_OK && i < set->count; i++) {
 		if (!is_applied(done, set->files[i].version)) {
 			ms = apply_one(db, &set->files[i], schema, role,
-			               applied, err, errlen);
+			    applied, err, errlen);
 		}
 	}
 

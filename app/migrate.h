@@ -28,8 +28,8 @@ typedef enum {
  * Reads dir/NNNN_name.sql files in version order. Returns 0, or -1 with a
  * message in err naming the file at fault.
  */
-int tn_migrate_load(const char *dir, tn_migration_set *set, char *err,
-                    size_t errlen);
+int tn_migrate_load(
+    const char *dir, tn_migration_set *set, char *err, size_t errlen);
 void tn_migrate_free(tn_migration_set *set);
 
 /* Creates the table that records applied migrations, when missing. */
@@ -43,7 +43,7 @@ tn_migrate_status tn_migrate_bootstrap(tn_db *db, char *err, size_t errlen);
  * changed, or that are gone, are refused. *applied counts new files.
  */
 tn_migrate_status tn_migrate_schema(tn_db *db, const tn_migration_set *set,
-                                    const char *schema, const char *role,
-                                    int *applied, char *err, size_t errlen);
+    const char *schema, const char *role, int *applied, char *err,
+    size_t errlen);
 
 #endif

@@ -14,7 +14,7 @@ static tn_onboard_status
 failed(tn_db *db, tn_db_status st, const char *what, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "%s: %s", what,
-	         st == TN_DB_DOWN ? "database unavailable" : db->error);
+	    st == TN_DB_DOWN ? "database unavailable" : db->error);
 	return st == TN_DB_DOWN ? TN_ONBOARD_DB_DOWN : TN_ONBOARD_FAILED;
 }
 
@@ -26,8 +26,7 @@ record_step(tn_db *db, const tn_tenant *t, const char *step, const char *error)
 	tn_db_status st;
 	PGresult *r;
 
-	r = tn_db_query(
-	    db,
+	r = tn_db_query(db,
 	    "INSERT INTO public.onboarding_steps"
 	    " (tenant_id, step, status, attempts, last_error, updated_at)"
 	    " VALUES ($1, $2, $3, 1, $4, now())"
@@ -37,14 +36,14 @@ record_step(tn_db *db, const tn_tenant *t, const char *step, const char *error)
 	    4, params, &st);
 	if (r == NULL) {
 		tn_log(TN_LOG_ERROR, "cannot record step %s of tenant %s: %s",
-		       step, t->subdomain, db->error);
+		    step, t->subdomain, db->error);
 	}
 	PQclear(r);
 }
 
 tn_onboard_status
-tn_onboard_load(tn_db *db, const char *subdomain, tn_tenant *t, char *err,
-                size_t errlen)
+tn_onboard_load(
+    tn_db *db, const char *subdomain, tn_tenant *t, char *err, size_t errlen)
 {
 	const char *params[1] = {subdomain};
 	tn_db_status st;
@@ -52,9 +51,9 @@ tn_onboard_load(tn_db *db, const char *subdomain, tn_tenant *t, char *err,
 	int found;
 
 	r = tn_db_query(db,
-	                "SELECT " TN_TENANT_COLUMNS " FROM public.tenants t"
-	                " WHERE t.subdomain = $1",
-	                1, params, &st);
+	    "SELECT " TN_TENANT_COLUMNS " FROM public.tenants t"
+	    " WHERE t.subdomain = $1",
+	    1, params, &st);
 	if (r == NULL) {
 		return failed(db, st, "loading the tenant", err, errlen);
 	}
@@ -68,8 +67,8 @@ tn_onboard_load(tn_db *db, const char *subdomain, tn_tenant *t, char *err,
 }
 
 static tn_onboard_status
-step_reserve(tn_db *db, const tn_new_tenant *nt, tn_tenant *t, char *err,
-             size_t errlen)
+step_reserve(
+    tn_db *db, const tn_new_tenant *nt, tn_tenant *t, char *err, size_t errlen)
 {
 	char schema[TN_LABEL_MAX + 1];
 	const char *params[3];
@@ -83,11 +82,11 @@ step_reserve(tn_db *db, const tn_new_tenant *nt, tn_tenant *t, char *err,
 	params[2] = schema;
 
 	r = tn_db_query(db,
-	                "INSERT INTO public.tenants AS t"
-	                " (subdomain, name, status, schema_name, role_name)"
-	                " VALUES ($1, $2, 'provisioning', $3, $3)"
-	                " ON CONFLICT DO NOTHING RETURNING " TN_TENANT_COLUMNS,
-	                3, params, &st);
+	    "INSERT INTO public.tenants AS t"
+	    " (subdomain, name, status, schema_name, role_name)"
+	    " VALUES ($1, $2, 'provisioning', $3, $3)"
+	    " ON CONFLICT DO NOTHING RETURNING " TN_TENANT_COLUMNS,
+	    3, params, &st);
 	if (r == NULL) {
 		return failed(db, st, "reserving the subdomain", err, errlen);
 	}
@@ -100,7 +99,7 @@ step_reserve(tn_db *db, const tn_new_tenant *nt, tn_tenant *t, char *err,
 
 	if (taken) {
 		snprintf(err, errlen, "the subdomain \"%s\" is taken",
-		         nt->subdomain);
+		    nt->subdomain);
 		return TN_ONBOARD_TAKEN;
 	}
 
@@ -119,8 +118,7 @@ step_role(tn_db *db, const tn_tenant *t, char *err, size_t errlen)
 	char sql[1024];
 	tn_db_status st;
 
-	snprintf(
-	    sql, sizeof(sql),
+	snprintf(sql, sizeof(sql),
 	    "DO $tenantry$ BEGIN"
 	    " IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%s') THEN"
 	    "  CREATE ROLE \"%s\" NOLOGIN NOINHERIT;"
@@ -140,8 +138,8 @@ step_role(tn_db *db, const tn_tenant *t, char *err, size_t errlen)
 }
 
 static tn_onboard_status
-step_schema(tn_db *db, const char *db_dir, const tn_tenant *t, char *err,
-            size_t errlen)
+step_schema(
+    tn_db *db, const char *db_dir, const tn_tenant *t, char *err, size_t errlen)
 {
 	tn_migration_set set;
 	tn_migrate_status ms;
@@ -150,13 +148,13 @@ step_schema(tn_db *db, const char *db_dir, const tn_tenant *t, char *err,
 	int applied;
 
 	snprintf(sql, sizeof(sql),
-	         "CREATE SCHEMA IF NOT EXISTS \"%s\" AUTHORIZATION \"%s\"",
-	         t->schema, t->role);
+	    "CREATE SCHEMA IF NOT EXISTS \"%s\" AUTHORIZATION \"%s\"",
+	    t->schema, t->role);
 	st = tn_db_script(db, sql);
 	if (st != TN_DB_OK) {
 		record_step(db, t, "schema", db->error);
-		return failed(db, st, "creating the tenant schema", err,
-		              errlen);
+		return failed(
+		    db, st, "creating the tenant schema", err, errlen);
 	}
 
 	snprintf(sql, sizeof(sql), "%s/tenant", db_dir);
@@ -165,8 +163,8 @@ step_schema(tn_db *db, const char *db_dir, const tn_tenant *t, char *err,
 		return TN_ONBOARD_FAILED;
 	}
 
-	ms = tn_migrate_schema(db, &set, t->schema, t->role, &applied, err,
-	                       errlen);
+	ms = tn_migrate_schema(
+	    db, &set, t->schema, t->role, &applied, err, errlen);
 	tn_migrate_free(&set);
 	record_step(db, t, "schema", ms == TN_MIGRATE_OK ? NULL : err);
 
@@ -179,7 +177,7 @@ step_schema(tn_db *db, const char *db_dir, const tn_tenant *t, char *err,
 /* Stores the owner, inside the tenant's scope, unless already there. */
 static tn_onboard_status
 step_first_user(tn_db *db, const tn_new_tenant *nt, const tn_tenant *t,
-                char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	char hash[crypto_pwhash_STRBYTES];
 	const char *params[3];
@@ -187,11 +185,10 @@ step_first_user(tn_db *db, const tn_new_tenant *nt, const tn_tenant *t,
 	PGresult *r;
 
 	if (crypto_pwhash_str(hash, nt->owner_password,
-	                      strlen(nt->owner_password),
-	                      crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	                      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-		snprintf(err, errlen,
-		         "hashing the owner's password: out of memory");
+	        strlen(nt->owner_password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+		snprintf(
+		    err, errlen, "hashing the owner's password: out of memory");
 		record_step(db, t, "first_user", err);
 		return TN_ONBOARD_FAILED;
 	}
@@ -203,8 +200,7 @@ step_first_user(tn_db *db, const tn_new_tenant *nt, const tn_tenant *t,
 	st = tn_db_begin_scoped(db, t->schema, t->role);
 	r = NULL;
 	if (st == TN_DB_OK) {
-		r = tn_db_exec(
-		    db,
+		r = tn_db_exec(db,
 		    "INSERT INTO users (email, display_name, password_hash, role)"
 		    " VALUES ($1, $2, $3, 'owner') ON CONFLICT DO NOTHING",
 		    3, params, 1, &st);
@@ -229,8 +225,7 @@ step_activate(tn_db *db, tn_tenant *t, char *err, size_t errlen)
 	tn_db_status st;
 	PGresult *r;
 
-	r = tn_db_query(
-	    db,
+	r = tn_db_query(db,
 	    "UPDATE public.tenants AS t SET status = 'active',"
 	    " updated_at = now() WHERE t.id = $1 RETURNING " TN_TENANT_COLUMNS,
 	    1, params, &st);
@@ -250,7 +245,7 @@ step_activate(tn_db *db, tn_tenant *t, char *err, size_t errlen)
 
 tn_onboard_status
 tn_onboard_register(tn_db *db, const char *db_dir, const tn_new_tenant *nt,
-                    tn_tenant *t, char *err, size_t errlen)
+    tn_tenant *t, char *err, size_t errlen)
 {
 	tn_onboard_status os;
 
@@ -270,14 +265,14 @@ tn_onboard_register(tn_db *db, const char *db_dir, const tn_new_tenant *nt,
 
 	if (os != TN_ONBOARD_OK && os != TN_ONBOARD_TAKEN) {
 		tn_log(TN_LOG_ERROR, "onboarding of tenant %s stopped: %s",
-		       nt->subdomain, err);
+		    nt->subdomain, err);
 	}
 	return os;
 }
 
 tn_onboard_status
 tn_onboard_schema(tn_db *db, const char *db_dir, const char *subdomain,
-                  tn_tenant *t, char *err, size_t errlen)
+    tn_tenant *t, char *err, size_t errlen)
 {
 	tn_onboard_status os;
 

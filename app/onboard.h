@@ -30,19 +30,17 @@ typedef enum {
  * "provisioning". On success t holds the active tenant.
  */
 tn_onboard_status tn_onboard_register(tn_db *db, const char *db_dir,
-                                      const tn_new_tenant *nt, tn_tenant *t,
-                                      char *err, size_t errlen);
+    const tn_new_tenant *nt, tn_tenant *t, char *err, size_t errlen);
 
 /*
  * Runs the role and schema steps alone for an existing tenant
  * (idempotent: a schema that is there and up to date is left as it is).
  */
 tn_onboard_status tn_onboard_schema(tn_db *db, const char *db_dir,
-                                    const char *subdomain, tn_tenant *t,
-                                    char *err, size_t errlen);
+    const char *subdomain, tn_tenant *t, char *err, size_t errlen);
 
 /* Loads one tenant by subdomain from the control plane. */
-tn_onboard_status tn_onboard_load(tn_db *db, const char *subdomain,
-                                  tn_tenant *t, char *err, size_t errlen);
+tn_onboard_status tn_onboard_load(
+    tn_db *db, const char *subdomain, tn_tenant *t, char *err, size_t errlen);
 
 #endif

@@ -28,11 +28,11 @@ static const route routes[] = {
     {ON_ANY, "GET", "/healthz", 0, tn_api_healthz},
     {ON_ANY, "GET", "/readyz", 0, tn_api_readyz},
     {ON_TENANT | ON_CUSTOM, "GET", "/api/tenant", NEEDS_TENANT,
-     tn_api_tenant_get},
+        tn_api_tenant_get},
     {ON_MAIN, "POST", "/admin/register-user", NEEDS_ADMIN,
-     tn_admin_register_user},
+        tn_admin_register_user},
     {ON_MAIN, "POST", "/admin/create-schema", NEEDS_ADMIN,
-     tn_admin_create_schema},
+        tn_admin_create_schema},
     {ON_MAIN, "GET", "/admin/tenants", NEEDS_ADMIN, tn_admin_tenants_list},
     {ON_MAIN, "GET", "/admin/tenants/*", NEEDS_ADMIN, tn_admin_tenants_show},
 };
@@ -78,9 +78,9 @@ admin_authorized(tn_req *req)
 
 	/* hashing first makes the comparison independent of lengths */
 	crypto_generichash(want, sizeof(want), (const unsigned char *)token,
-	                   strlen(token), NULL, 0);
+	    strlen(token), NULL, 0);
 	crypto_generichash(got, sizeof(got), (const unsigned char *)given,
-	                   strlen(given), NULL, 0);
+	    strlen(given), NULL, 0);
 	return sodium_memcmp(want, got, sizeof(want)) == 0;
 }
 
@@ -93,20 +93,20 @@ resolve_tenant(tn_req *req)
 
 	if (!by_host && tn_tenant_label_problem(req->tenant_key) != NULL) {
 		tn_http_problem(req, 404, "tenant-not-found",
-		                "no tenant has this subdomain", NULL);
+		    "no tenant has this subdomain", NULL);
 		return -1;
 	}
 
 	st = tn_tenant_resolve(req->db, req->tenant_key, by_host,
-	                       req->settings->tenant_cache_ms, &req->tenant);
+	    req->settings->tenant_cache_ms, &req->tenant);
 	switch (st) {
 	case TN_TENANT_FOUND:
 		break;
 	case TN_TENANT_UNKNOWN:
 		tn_http_problem(req, 404, "tenant-not-found",
-		                by_host ? "no tenant has this host name"
-		                        : "no tenant has this subdomain",
-		                NULL);
+		    by_host ? "no tenant has this host name"
+		            : "no tenant has this subdomain",
+		    NULL);
 		return -1;
 	case TN_TENANT_DB_DOWN:
 		tn_answer_db_failure(req, TN_DB_DOWN);
@@ -118,12 +118,12 @@ resolve_tenant(tn_req *req)
 
 	if (strcmp(req->tenant.status, "suspended") == 0) {
 		tn_http_problem(req, 403, "tenant-suspended",
-		                "this tenant is suspended", NULL);
+		    "this tenant is suspended", NULL);
 		return -1;
 	}
 	if (strcmp(req->tenant.status, "active") != 0) {
 		tn_http_problem(req, 404, "tenant-not-found",
-		                "no active tenant has this name", NULL);
+		    "no active tenant has this name", NULL);
 		return -1;
 	}
 
@@ -151,7 +151,7 @@ method_not_allowed(tn_req *req, unsigned site_bit)
 	}
 
 	tn_http_problem(req, 405, "method-not-allowed",
-	                "this method is not allowed on this resource", NULL);
+	    "this method is not allowed on this resource", NULL);
 	tn_http_header(req, "Allow", allow);
 }
 
@@ -172,15 +172,15 @@ tn_router_dispatch(tn_req *req)
 		path_known = 1;
 		if (strcmp(routes[i].method, req->method) == 0 ||
 		    (strcmp(req->method, "HEAD") == 0 &&
-		     strcmp(routes[i].method, "GET") == 0)) {
+		        strcmp(routes[i].method, "GET") == 0)) {
 			match = &routes[i];
 			break;
 		}
 	}
 
 	if (req->site == TN_SITE_NONE || (!path_known && match == NULL)) {
-		tn_http_problem(req, 404, "not-found", "no such resource",
-		                NULL);
+		tn_http_problem(
+		    req, 404, "not-found", "no such resource", NULL);
 		return;
 	}
 	if (match == NULL) {
@@ -191,8 +191,7 @@ tn_router_dispatch(tn_req *req)
 	req->path_arg = arg;
 
 	if ((match->needs & NEEDS_ADMIN) && !admin_authorized(req)) {
-		tn_http_problem(
-		    req, 401, "unauthorized",
+		tn_http_problem(req, 401, "unauthorized",
 		    "a valid admin token is required (Authorization: Bearer)",
 		    NULL);
 		tn_http_header(req, "WWW-Authenticate", "Bearer");

@@ -28,7 +28,7 @@ env_or(const char *name, const char *fallback)
 /* Parses NAME as an integer in [min, max]; returns -1 on a bad value. */
 static int
 env_long(const char *name, long fallback, long min, long max, long *out,
-         char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	const char *v = getenv(name);
 	char *end;
@@ -43,8 +43,8 @@ env_long(const char *name, long fallback, long min, long max, long *out,
 	n = strtol(v, &end, 10);
 	if (errno != 0 || *end != '\0' || n < min || n > max) {
 		snprintf(err, errlen,
-		         "%s must be an integer from %ld to %ld, got \"%s\"",
-		         name, min, max, v);
+		    "%s must be an integer from %ld to %ld, got \"%s\"", name,
+		    min, max, v);
 		return -1;
 	}
 
@@ -133,24 +133,24 @@ tn_settings_load(tn_settings *s, char *err, size_t errlen)
 	s->workers = (int)n;
 
 	if (env_long("TENANTD_MAX_REQUESTS", 0, 0, LONG_MAX, &s->max_requests,
-	             err, errlen)) {
+	        err, errlen)) {
 		return -1;
 	}
 
-	if (env_long("TENANTD_SHUTDOWN_TIMEOUT", 10, 1, 3600, &n, err,
-	             errlen)) {
+	if (env_long(
+	        "TENANTD_SHUTDOWN_TIMEOUT", 10, 1, 3600, &n, err, errlen)) {
 		return -1;
 	}
 	s->shutdown_timeout = (int)n;
 
 	if (env_long("TENANTD_STATEMENT_TIMEOUT", 5000, 1, 3600000, &n, err,
-	             errlen)) {
+	        errlen)) {
 		return -1;
 	}
 	s->statement_timeout = (int)n;
 
-	if (env_long("TENANTD_TENANT_CACHE_MS", 500, 0, 1000, &n, err,
-	             errlen)) {
+	if (env_long(
+	        "TENANTD_TENANT_CACHE_MS", 500, 0, 1000, &n, err, errlen)) {
 		return -1;
 	}
 	s->tenant_cache_ms = (int)n;

@@ -24,23 +24,13 @@ static cache_slot cache[CACHE_SLOTS];
  * the service's own hosts, mail and DNS names, and PostgreSQL's own
  * schema names. Anything starting with "pg" is refused separately.
  */
-static const char *const reserved[] = {
-    "admin",        "api",       "app",
-    "assets",       "auth",      "autoconfig",
-    "autodiscover", "billing",   "blog",
-    "cdn",          "dashboard", "demo-admin",
-    "dev",          "dns",       "docs",
-    "email",        "ftp",       "help",
-    "imap",         "info",      "information-schema",
-    "internal",     "localhost", "login",
-    "mail",         "mx",        "ns",
-    "ns1",          "ns2",       "ns3",
-    "ns4",          "pop",       "pop3",
-    "postgres",     "public",    "root",
-    "smtp",         "static",    "status",
-    "support",      "system",    "tenantry",
-    "test",         "webmail",   "www",
-    "www1",         "www2",      NULL};
+static const char *const reserved[] = {"admin", "api", "app", "assets", "auth",
+    "autoconfig", "autodiscover", "billing", "blog", "cdn", "dashboard",
+    "demo-admin", "dev", "dns", "docs", "email", "ftp", "help", "imap", "info",
+    "information-schema", "internal", "localhost", "login", "mail", "mx", "ns",
+    "ns1", "ns2", "ns3", "ns4", "pop", "pop3", "postgres", "public", "root",
+    "smtp", "static", "status", "support", "system", "tenantry", "test",
+    "webmail", "www", "www1", "www2", NULL};
 
 const char *
 tn_tenant_label_problem(const char *label)
@@ -59,7 +49,7 @@ tn_tenant_label_problem(const char *label)
 	for (i = 0; i < len; i++) {
 		c = label[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '-')) {
+		        c == '-')) {
 			return "a subdomain may contain only lower-case letters, digits and hyphens";
 		}
 	}
@@ -103,8 +93,8 @@ tn_tenant_schema_name(const char *label, char *out)
 		return;
 	}
 
-	crypto_generichash(hash, sizeof(hash), (const unsigned char *)label,
-	                   len, NULL, 0);
+	crypto_generichash(
+	    hash, sizeof(hash), (const unsigned char *)label, len, NULL, 0);
 	out[2 + keep] = '_';
 	sodium_bin2hex(out + 3 + keep, 13, hash, sizeof(hash));
 }
@@ -152,7 +142,7 @@ cache_victim(const char *key, int by_host)
 	for (i = 0; i < CACHE_SLOTS; i++) {
 		if (cache[i].key[0] == '\0' ||
 		    (cache[i].by_host == by_host &&
-		     strcmp(cache[i].key, key) == 0)) {
+		        strcmp(cache[i].key, key) == 0)) {
 			return &cache[i];
 		}
 		if (cache[i].fetched_ms < oldest->fetched_ms) {
@@ -163,8 +153,8 @@ cache_victim(const char *key, int by_host)
 }
 
 tn_tenant_status
-tn_tenant_resolve(tn_db *db, const char *key, int by_host, int cache_ms,
-                  tn_tenant *t)
+tn_tenant_resolve(
+    tn_db *db, const char *key, int by_host, int cache_ms, tn_tenant *t)
 {
 	static const char by_label_sql[] =
 	    "SELECT " TN_TENANT_COLUMNS " FROM public.tenants t"
@@ -192,8 +182,8 @@ tn_tenant_resolve(tn_db *db, const char *key, int by_host, int cache_ms,
 		return TN_TENANT_FOUND;
 	}
 
-	r = tn_db_query(db, by_host ? by_host_sql : by_label_sql, 1, params,
-	                &st);
+	r = tn_db_query(
+	    db, by_host ? by_host_sql : by_label_sql, 1, params, &st);
 	if (r == NULL) {
 		return st == TN_DB_DOWN ? TN_TENANT_DB_DOWN
 		                        : TN_TENANT_DB_ERROR;

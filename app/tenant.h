@@ -55,8 +55,8 @@ void tn_tenant_from_row(tn_tenant *t, const PGresult *r, int row);
  * tenant. Results are cached per worker for at most cache_ms, so a change
  * of status is seen within that time.
  */
-tn_tenant_status tn_tenant_resolve(tn_db *db, const char *key, int by_host,
-                                   int cache_ms, tn_tenant *t);
+tn_tenant_status tn_tenant_resolve(
+    tn_db *db, const char *key, int by_host, int cache_ms, tn_tenant *t);
 
 /* Forgets every cached tenant (after the worker changed one itself). */
 void tn_tenant_cache_clear(void);

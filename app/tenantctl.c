@@ -21,19 +21,19 @@ usage(FILE *out)
 	      "       tenantctl tenant show SUBDOMAIN\n"
 	      "Settings come from the environment (TENANTRY_DATABASE_URL,\n"
 	      "TENANTRY_DB_DIR); see the README.\n",
-	      out);
+	    out);
 }
 
 /* Applies one folder of migrations to schema; prints the outcome. */
 static int
 migrate_one(tn_db *db, const tn_migration_set *set, const char *schema,
-            const char *role)
+    const char *role)
 {
 	char err[1024];
 	int applied;
 
 	if (tn_migrate_schema(db, set, schema, role, &applied, err,
-	                      sizeof(err)) != TN_MIGRATE_OK) {
+	        sizeof(err)) != TN_MIGRATE_OK) {
 		fprintf(stderr, "tenantctl: %s: failed: %s\n", schema, err);
 		return -1;
 	}
@@ -73,8 +73,7 @@ cmd_migrate(tn_db *db, const tn_settings *s)
 
 	r = NULL;
 	if (failures == 0) {
-		r = tn_db_query(
-		    db,
+		r = tn_db_query(db,
 		    "SELECT t.schema_name, t.role_name FROM public.tenants t"
 		    " WHERE EXISTS (SELECT 1 FROM pg_namespace n"
 		    " WHERE n.nspname = t.schema_name)"
@@ -82,14 +81,14 @@ cmd_migrate(tn_db *db, const tn_settings *s)
 		    0, NULL, &st);
 		if (r == NULL) {
 			fprintf(stderr, "tenantctl: listing tenants: %s\n",
-			        db->error);
+			    db->error);
 			failures++;
 		}
 	}
 
 	for (i = 0; r != NULL && i < PQntuples(r); i++) {
 		if (migrate_one(db, &tenant_set, PQgetvalue(r, i, 0),
-		                PQgetvalue(r, i, 1)) != 0) {
+		        PQgetvalue(r, i, 1)) != 0) {
 			failures++;
 		}
 	}
@@ -113,8 +112,7 @@ cmd_tenant_list(tn_db *db, const char *subdomain)
 	PGresult *r;
 	int i, n;
 
-	r = tn_db_query(
-	    db,
+	r = tn_db_query(db,
 	    subdomain ? "SELECT " TN_TENANT_COLUMNS " FROM public.tenants t"
 	                " WHERE t.subdomain = $1"
 	              : "SELECT " TN_TENANT_COLUMNS " FROM public.tenants t"
@@ -129,7 +127,7 @@ cmd_tenant_list(tn_db *db, const char *subdomain)
 	for (i = 0; i < n; i++) {
 		tn_tenant_from_row(&t, r, i);
 		printf("%-24s %-12s %-24s %s\n", t.subdomain, t.status,
-		       t.schema, t.name);
+		    t.schema, t.name);
 	}
 	PQclear(r);
 
@@ -172,10 +170,10 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "migrate") == 0 && argc == 2) {
 		rc = cmd_migrate(&db, &s);
 	} else if (strcmp(argv[1], "tenant") == 0 && argc == 3 &&
-	           strcmp(argv[2], "list") == 0) {
+	    strcmp(argv[2], "list") == 0) {
 		rc = cmd_tenant_list(&db, NULL);
 	} else if (strcmp(argv[1], "tenant") == 0 && argc == 4 &&
-	           strcmp(argv[2], "show") == 0) {
+	    strcmp(argv[2], "show") == 0) {
 		rc = cmd_tenant_list(&db, argv[3]);
 	} else {
 		usage(stderr);

@@ -108,8 +108,7 @@ listen_tcp(const char *address)
 
 	colon = strrchr(address, ':');
 	if (colon == NULL || colon == address) {
-		tn_log(
-		    TN_LOG_ALERT,
+		tn_log(TN_LOG_ALERT,
 		    "TENANTD_LISTEN \"%s\" is neither unix:PATH nor HOST:PORT",
 		    address);
 		return -1;
@@ -132,7 +131,7 @@ listen_tcp(const char *address)
 	rc = getaddrinfo(host, port, &hints, &ai);
 	if (rc != 0) {
 		tn_log(TN_LOG_ALERT, "TENANTD_LISTEN \"%s\": %s", host,
-		       gai_strerror(rc));
+		    gai_strerror(rc));
 		return -1;
 	}
 
@@ -141,7 +140,7 @@ listen_tcp(const char *address)
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
 		tn_log(TN_LOG_ALERT, "bind %s:%s: %s", host, port,
-		       strerror(errno));
+		    strerror(errno));
 		if (fd >= 0) {
 			close(fd);
 		}
@@ -196,8 +195,8 @@ count_alive(const master *m, int current_only)
 	for (i = 0; i < m->nslots; i++) {
 		if (m->slots[i].pid > 0 &&
 		    (!current_only ||
-		     (m->slots[i].generation == m->generation &&
-		      !m->slots[i].retiring))) {
+		        (m->slots[i].generation == m->generation &&
+		            !m->slots[i].retiring))) {
 			n++;
 		}
 	}
@@ -270,10 +269,10 @@ reap(master *m)
 
 		if (WIFSIGNALED(status)) {
 			tn_log(TN_LOG_ERROR, "worker %d killed by signal %d",
-			       (int)pid, WTERMSIG(status));
+			    (int)pid, WTERMSIG(status));
 		} else {
 			tn_log(TN_LOG_ERROR, "worker %d exited with status %d",
-			       (int)pid, WEXITSTATUS(status));
+			    (int)pid, WEXITSTATUS(status));
 		}
 		if (m->stopping || slot->retiring) {
 			continue;
@@ -281,14 +280,14 @@ reap(master *m)
 
 		m->crashes = lived > HEALTHY_AFTER_MS ? 1 : m->crashes + 1;
 		delay = BACKOFF_FIRST_MS
-		        << (m->crashes > 7 ? 7 : m->crashes - 1);
+		    << (m->crashes > 7 ? 7 : m->crashes - 1);
 		if (delay > BACKOFF_MAX_MS) {
 			delay = BACKOFF_MAX_MS;
 		}
 		if (m->crashes > 1) {
 			tn_log(TN_LOG_ERROR,
-			       "%d crashes in a row: next worker in %d ms",
-			       m->crashes, delay);
+			    "%d crashes in a row: next worker in %d ms",
+			    m->crashes, delay);
 		}
 		m->spawn_after_ms = now + delay;
 	}
@@ -306,7 +305,7 @@ keep_workers(master *m)
 	int i, retiring = 0;
 
 	while (count_alive(m, 1) < target && count_alive(m, 0) <= target &&
-	       tn_db_now_ms() >= m->spawn_after_ms) {
+	    tn_db_now_ms() >= m->spawn_after_ms) {
 		int before = count_alive(m, 0);
 
 		spawn(m);
@@ -360,9 +359,9 @@ stop_all(master *m)
 	for (i = 0; i < m->nslots; i++) {
 		if (m->slots[i].pid > 0) {
 			tn_log(TN_LOG_ERROR,
-			       "worker %d still busy after %d s: killed",
-			       (int)m->slots[i].pid,
-			       m->settings->shutdown_timeout);
+			    "worker %d still busy after %d s: killed",
+			    (int)m->slots[i].pid,
+			    m->settings->shutdown_timeout);
 			kill(m->slots[i].pid, SIGKILL);
 		}
 	}
@@ -397,8 +396,8 @@ run(master *m)
 			break;
 		case SIGHUP:
 			m->generation++;
-			tn_log(TN_LOG_NOTICE,
-			       "replacing the workers one by one");
+			tn_log(
+			    TN_LOG_NOTICE, "replacing the workers one by one");
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -429,8 +428,7 @@ main(void)
 		return 1;
 	}
 	if (settings.admin_token == NULL) {
-		tn_log(
-		    TN_LOG_NOTICE,
+		tn_log(TN_LOG_NOTICE,
 		    "no TENANTRY_ADMIN_TOKEN: the admin API refuses every request");
 	}
 
@@ -453,7 +451,7 @@ main(void)
 	}
 
 	tn_log(TN_LOG_NOTICE, "tenantd %s listening on %s with %d workers",
-	       PACKAGE_VERSION, settings.listen, settings.workers);
+	    PACKAGE_VERSION, settings.listen, settings.workers);
 	run(&m);
 
 	close(m.listen_fd);

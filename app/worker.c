@@ -84,7 +84,7 @@ wait_for_connection(int listen_fd, const sigset_t *wait_mask, pid_t master)
 		}
 		if (n < 0 && errno != EINTR) {
 			tn_log(TN_LOG_ALERT, "poll on the listening socket: %s",
-			       strerror(errno));
+			    strerror(errno));
 			return -1;
 		}
 	}

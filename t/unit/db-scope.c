@@ -52,9 +52,9 @@ main(void)
 
 	st = tn_db_begin_scoped(&db, schema, role);
 	r = tn_db_exec(&db,
-	               "SELECT current_user, current_schema(),"
-	               " current_setting('statement_timeout')",
-	               0, NULL, 0, &st);
+	    "SELECT current_user, current_schema(),"
+	    " current_setting('statement_timeout')",
+	    0, NULL, 0, &st);
 	ok(r != NULL, "scoped query runs");
 	if (r != NULL) {
 		is_str(PQgetvalue(r, 0, 0), role, "runs as the tenant role");
@@ -65,29 +65,29 @@ main(void)
 	ok(tn_db_commit(&db) == TN_DB_OK, "commits");
 
 	is_str(value(&db, "SELECT current_user", &st), login,
-	       "after commit the role is the login role again");
+	    "after commit the role is the login role again");
 	is_str(value(&db, "SELECT current_setting('search_path')", &st), path,
-	       "after commit the search_path is the default again");
+	    "after commit the search_path is the default again");
 
 	/* a failed statement inside the scope leaves nothing behind either */
 	st = tn_db_begin_scoped(&db, schema, role);
 	r = tn_db_exec(&db, "SELECT * FROM public.tenants", 0, NULL, 1, &st);
 	ok(r == NULL && st == TN_DB_ERROR && strcmp(db.sqlstate, "42501") == 0,
-	   "the tenant role cannot read the control plane (%s)", db.sqlstate);
+	    "the tenant role cannot read the control plane (%s)", db.sqlstate);
 	tn_db_rollback(&db);
 	is_str(value(&db, "SELECT current_user", &st), login,
-	       "after a failure the role is the login role again");
+	    "after a failure the role is the login role again");
 	is_str(value(&db, "SELECT current_setting('search_path')", &st), path,
-	       "after a failure the search_path is the default again");
+	    "after a failure the search_path is the default again");
 
 	/* a statement over the timeout is cancelled, the session carries on */
 	st = tn_db_begin_scoped(&db, schema, role);
 	r = tn_db_exec(&db, "SELECT pg_sleep(3)", 0, NULL, 1, &st);
 	ok(r == NULL && strcmp(db.sqlstate, "57014") == 0,
-	   "a statement over the timeout is cancelled (%s)", db.sqlstate);
+	    "a statement over the timeout is cancelled (%s)", db.sqlstate);
 	tn_db_rollback(&db);
 	is_str(value(&db, "SELECT 'alive'", &st), "alive",
-	       "the connection is usable after a cancelled statement");
+	    "the connection is usable after a cancelled statement");
 
 	tn_db_close(&db);
 	return done_testing();

@@ -16,8 +16,8 @@ static int tap_failed;
 		printf("\n");                                                  \
 		if (!ok_) {                                                    \
 			tap_failed++;                                          \
-			printf("#   failed at %s line %d\n", __FILE__,         \
-			       __LINE__);                                      \
+			printf(                                                \
+			    "#   failed at %s line %d\n", __FILE__, __LINE__); \
 		}                                                              \
 	} while (0)
 
@@ -29,7 +29,7 @@ static int tap_failed;
 		ok(same_, __VA_ARGS__);                                        \
 		if (!same_) {                                                  \
 			printf("#   got: \"%s\"\n#   expected: \"%s\"\n",      \
-			       g_ ? g_ : "(null)", w_ ? w_ : "(null)");        \
+			    g_ ? g_ : "(null)", w_ ? w_ : "(null)");           \
 		}                                                              \
 	} while (0)
 

@@ -11,18 +11,18 @@ test_escape(void)
 	char out[64];
 
 	is_str(tn_log_escape(out, sizeof(out), "/api/tenant"), "/api/tenant",
-	       "plain text is kept");
+	    "plain text is kept");
 	is_str(tn_log_escape(out, sizeof(out), "a\nb"), "a\\x0ab",
-	       "a line break cannot start a forged log line");
+	    "a line break cannot start a forged log line");
 	is_str(tn_log_escape(out, sizeof(out), "\"q\\"), "\\x22q\\x5c",
-	       "quotes and backslashes are escaped");
+	    "quotes and backslashes are escaped");
 	is_str(tn_log_escape(out, sizeof(out), "\xff"), "\\xff",
-	       "bytes above ASCII are escaped");
+	    "bytes above ASCII are escaped");
 	is_str(tn_log_escape(out, sizeof(out), NULL), "-", "NULL logs as -");
 	is_str(tn_log_escape(out, 6, "abcdefgh"), "abcde",
-	       "output is cut at the buffer size");
+	    "output is cut at the buffer size");
 	is_str(tn_log_escape(out, 6, "ab\ncd"), "ab",
-	       "an escape that does not fit is left out whole");
+	    "an escape that does not fit is left out whole");
 }
 
 static void
@@ -39,7 +39,7 @@ test_buf(void)
 		tn_buf_puts(&b, "0123456789");
 	}
 	ok(b.len == 8 + 10000 && b.data[b.len] == '\0',
-	   "grows and stays terminated (%zu)", b.len);
+	    "grows and stays terminated (%zu)", b.len);
 
 	tn_buf_reset(&b);
 	ok(b.len == 0 && b.data[0] == '\0', "reset empties");

@@ -51,12 +51,11 @@ main(void)
 	ok(rc == 0 && set.count == 2, "two files load");
 	if (rc == 0) {
 		is_str(set.files[0].file, "0001_first.sql",
-		       "files come in version order");
+		    "files come in version order");
 		is_str(set.files[0].version, "0001", "version is the prefix");
 		is_str(set.files[1].sql, "SELECT 2;\n", "contents are read");
 		/* sha256 of "SELECT 1;\n" */
-		is_str(
-		    set.files[0].checksum,
+		is_str(set.files[0].checksum,
 		    "b4e0497804e46e0a0b0b8c31975b062152d551bac49c3c2e80932567b4085dcd",
 		    "checksum is the sha256 of the file");
 		tn_migrate_free(&set);
@@ -65,18 +64,18 @@ main(void)
 	write_file("0001_again.sql", "SELECT 3;\n");
 	rc = tn_migrate_load(dir, &set, err, sizeof(err));
 	ok(rc != 0 && strstr(err, "share a version") != NULL,
-	   "two files with one version are refused: %s", err);
+	    "two files with one version are refused: %s", err);
 	remove_file("0001_again.sql");
 
 	write_file("3_bad.sql", "SELECT 3;\n");
 	rc = tn_migrate_load(dir, &set, err, sizeof(err));
 	ok(rc != 0 && strstr(err, "3_bad.sql") != NULL,
-	   "a badly named file is refused by name: %s", err);
+	    "a badly named file is refused by name: %s", err);
 	remove_file("3_bad.sql");
 
 	rc = tn_migrate_load("/nonexistent/folder", &set, err, sizeof(err));
 	ok(rc != 0 && strstr(err, "/nonexistent/folder") != NULL,
-	   "a missing folder is named: %s", err);
+	    "a missing folder is named: %s", err);
 
 	remove_file("0001_first.sql");
 	remove_file("0002_second.sql");

@@ -9,14 +9,14 @@
 static void
 test_valid_labels(void)
 {
-	const char *good[] = {"acme", "a",     "globex-corp", "x1",
-	                      "1x",   "a-b-c", "p",           "pgx-no"};
+	const char *good[] = {
+	    "acme", "a", "globex-corp", "x1", "1x", "a-b-c", "p", "pgx-no"};
 	size_t i;
 
 	/* "pgx-no" starts with pg: it is refused below, skip it here */
 	for (i = 0; i < sizeof(good) / sizeof(good[0]) - 1; i++) {
 		ok(tn_tenant_label_problem(good[i]) == NULL,
-		   "\"%s\" is a valid subdomain", good[i]);
+		    "\"%s\" is a valid subdomain", good[i]);
 	}
 }
 
@@ -53,19 +53,19 @@ test_invalid_labels(void)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		problem = tn_tenant_label_problem(bad[i].label);
 		ok(problem != NULL && strstr(problem, bad[i].rule) != NULL,
-		   "\"%s\" is refused: %s", bad[i].label,
-		   problem ? problem : "(accepted)");
+		    "\"%s\" is refused: %s", bad[i].label,
+		    problem ? problem : "(accepted)");
 	}
 
 	memset(long_label, 'a', 64);
 	long_label[64] = '\0';
 	problem = tn_tenant_label_problem(long_label);
 	ok(problem != NULL && strstr(problem, "63") != NULL,
-	   "a 64-character label is refused");
+	    "a 64-character label is refused");
 
 	long_label[63] = '\0';
 	ok(tn_tenant_label_problem(long_label) == NULL,
-	   "a 63-character label is accepted");
+	    "a 63-character label is accepted");
 }
 
 static void
@@ -84,7 +84,7 @@ test_schema_names(void)
 	label[61] = '\0';
 	tn_tenant_schema_name(label, a);
 	ok(strlen(a) == 63 && strncmp(a, "t_aaa", 5) == 0,
-	   "a 61-character label fits as it is (%zu)", strlen(a));
+	    "a 61-character label fits as it is (%zu)", strlen(a));
 
 	memset(label, 'b', 63);
 	label[63] = '\0';
@@ -92,11 +92,11 @@ test_schema_names(void)
 	label[62] = 'c';
 	tn_tenant_schema_name(label, b);
 	ok(strlen(a) == 63 && strlen(b) == 63,
-	   "long labels give 63-character names");
+	    "long labels give 63-character names");
 	ok(strcmp(a, b) != 0, "labels differing at the end get other names");
 	ok(strncmp(a, "t_", 2) == 0 &&
-	       strspn(a + 2, "abcdefghijklmnopqrstuvwxyz0123456789_") == 61,
-	   "long names keep to [a-z0-9_]: %s", a);
+	        strspn(a + 2, "abcdefghijklmnopqrstuvwxyz0123456789_") == 61,
+	    "long names keep to [a-z0-9_]: %s", a);
 }
 
 int
