@@ -149,11 +149,12 @@ queue(tn_db *db, const char *sql, int nparams, const char *const *params)
 }
 
 /*
- * Sends a sync and reads the results of every queued command. The last
- * command's result goes to *last when asked for and it succeeded.
+ * Sends a sync and reads the results of every queued command. The result
+ * of command number want (counted from 0) goes to *wanted when asked for
+ * and every command succeeded.
  */
 static tn_db_status
-collect(tn_db *db, PGresult **last)
+collect(tn_db *db, int want, PGresult **wanted)
 {
 	tn_db_status status = TN_DB_OK;
 	ExecStatusType st;
@@ -182,8 +183,8 @@ collect(tn_db *db, PGresult **last)
 			status = TN_DB_ERROR;
 		}
 
-		if (last != NULL && i == n - 1 && status == TN_DB_OK) {
-			*last = r;
+		if (wanted != NULL && i == want && status == TN_DB_OK) {
+			*wanted = r;
 		} else {
 			PQclear(r);
 		}
@@ -200,16 +201,16 @@ collect(tn_db *db, PGresult **last)
 	db->wait_ms += tn_db_clock_ms() - start;
 
 	if (st != PGRES_PIPELINE_SYNC || PQstatus(db->conn) != CONNECTION_OK) {
-		if (last != NULL && *last != NULL) {
-			PQclear(*last);
-			*last = NULL;
+		if (wanted != NULL && *wanted != NULL) {
+			PQclear(*wanted);
+			*wanted = NULL;
 		}
 		return lost(db);
 	}
 
-	if (status == TN_DB_ERROR && last != NULL && *last != NULL) {
-		PQclear(*last);
-		*last = NULL;
+	if (status == TN_DB_ERROR && wanted != NULL && *wanted != NULL) {
+		PQclear(*wanted);
+		*wanted = NULL;
 	}
 	return status;
 }
@@ -272,6 +273,7 @@ tn_db_exec(tn_db *db, const char *sql, int nparams, const char *const *params,
 {
 	PGresult *result = NULL;
 	tn_db_status st;
+	int want;
 
 	if (db->conn == NULL) {
 		*status = TN_DB_DOWN;
@@ -279,19 +281,24 @@ tn_db_exec(tn_db *db, const char *sql, int nparams, const char *const *params,
 	}
 
 	st = queue(db, sql, nparams, params);
-	if (st != TN_DB_OK) {
-		*status = st;
-		return NULL;
-	}
+	want = db->queued - 1;
 
-	/* the result of interest is the statement's, not COMMIT's */
-	st = collect(db, &result);
+	/* COMMIT travels in the same round trip as the statement */
 	if (st == TN_DB_OK && commit) {
-		st = tn_db_commit(db);
-		if (st != TN_DB_OK) {
-			PQclear(result);
-			result = NULL;
-		}
+		st = queue(db, "COMMIT", 0, NULL);
+	}
+	if (st == TN_DB_OK) {
+		st = collect(db, want, &result);
+	}
+	if (st == TN_DB_OK && commit) {
+		st = leave_pipeline(db);
+	}
+	if (st != TN_DB_OK) {
+		PQclear(result);
+		result = NULL;
+	}
+	if (st == TN_DB_ERROR && commit) {
+		tn_db_rollback(db);
 	}
 
 	*status = st;
@@ -309,7 +316,7 @@ tn_db_commit(tn_db *db)
 
 	st = queue(db, "COMMIT", 0, NULL);
 	if (st == TN_DB_OK) {
-		st = collect(db, NULL);
+		st = collect(db, -1, NULL);
 	}
 	if (st == TN_DB_OK) {
 		st = leave_pipeline(db);
@@ -329,7 +336,7 @@ tn_db_rollback(tn_db *db)
 		return;
 	}
 
-	if (db->queued > 0 && collect(db, NULL) == TN_DB_DOWN) {
+	if (db->queued > 0 && collect(db, -1, NULL) == TN_DB_DOWN) {
 		return;
 	}
 	if (leave_pipeline(db) != TN_DB_OK) {
@@ -363,7 +370,7 @@ tn_db_query(tn_db *db, const char *sql, int nparams, const char *const *params,
 		st = queue(db, sql, nparams, params);
 	}
 	if (st == TN_DB_OK) {
-		st = collect(db, &result);
+		st = collect(db, db->queued - 1, &result);
 	}
 	if (st != TN_DB_DOWN && leave_pipeline(db) != TN_DB_OK) {
 		PQclear(result);

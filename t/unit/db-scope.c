@@ -25,6 +25,55 @@ value(tn_db *db, const char *sql, tn_db_status *st)
 	return out;
 }
 
+/* Counts the lines of a libpq protocol trace that contain word. */
+static int
+count_in_trace(FILE *trace, const char *word)
+{
+	char line[1024];
+	int n = 0;
+
+	rewind(trace);
+	while (fgets(line, sizeof(line), trace) != NULL) {
+		if (strstr(line, word) != NULL) {
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * BEGIN, the scope, the query and COMMIT go out together: one Sync, one
+ * ReadyForQuery, so scoping costs no round trip of its own.
+ */
+static void
+test_one_round_trip(tn_db *db, const char *schema, const char *role)
+{
+	tn_db_status st;
+	PGresult *r;
+	FILE *trace;
+
+	trace = tmpfile();
+	PQtrace(db->conn, trace);
+
+	st = tn_db_begin_scoped(db, schema, role);
+	r = tn_db_exec(db, "SELECT count(*) FROM users", 0, NULL, 1, &st);
+	ok(r != NULL && st == TN_DB_OK, "scoped read with commit succeeds");
+	PQclear(r);
+
+	PQuntrace(db->conn);
+	fflush(trace);
+	ok(count_in_trace(trace, "\tSync") == 1,
+	    "one Sync is sent for the whole transaction (%d)",
+	    count_in_trace(trace, "\tSync"));
+	ok(count_in_trace(trace, "\tReadyForQuery") == 1,
+	    "one ReadyForQuery comes back (%d)",
+	    count_in_trace(trace, "\tReadyForQuery"));
+	ok(count_in_trace(trace, "\tParse\t") == 4,
+	    "BEGIN, scope, query and COMMIT travel together (%d)",
+	    count_in_trace(trace, "\tParse\t"));
+	fclose(trace);
+}
+
 int
 main(void)
 {
@@ -88,6 +137,8 @@ main(void)
 	tn_db_rollback(&db);
 	is_str(value(&db, "SELECT 'alive'", &st), "alive",
 	    "the connection is usable after a cancelled statement");
+
+	test_one_round_trip(&db, schema, role);
 
 	tn_db_close(&db);
 	return done_testing();
