@@ -2,10 +2,10 @@
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
@@ -61,12 +61,14 @@ setup_signals(void)
 	return wait_mask;
 }
 
-/* Waits until the socket has a connection; 0 when it may, -1 to stop. */
+/*
+ * Waits until the socket has a connection; 0 when it may, -1 to stop.
+ * EPOLLEXCLUSIVE wakes one waiting worker per connection, not all.
+ */
 static int
-wait_for_connection(int listen_fd, const sigset_t *wait_mask, pid_t master)
+wait_for_connection(int epoll_fd, const sigset_t *wait_mask, pid_t master)
 {
-	struct timespec tick = {1, 0};
-	struct pollfd pfd;
+	struct epoll_event ev;
 	int n;
 
 	for (;;) {
@@ -74,20 +76,37 @@ wait_for_connection(int listen_fd, const sigset_t *wait_mask, pid_t master)
 			return -1;
 		}
 
-		pfd.fd = listen_fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-
-		n = ppoll(&pfd, 1, &tick, wait_mask);
+		n = epoll_pwait(epoll_fd, &ev, 1, 1000, wait_mask);
 		if (n > 0) {
 			return 0;
 		}
 		if (n < 0 && errno != EINTR) {
-			tn_log(TN_LOG_ALERT, "poll on the listening socket: %s",
+			tn_log(TN_LOG_ALERT,
+			    "epoll on the listening socket: %s",
 			    strerror(errno));
 			return -1;
 		}
 	}
+}
+
+static int
+watch_listener(int listen_fd)
+{
+	struct epoll_event ev;
+	int fd;
+
+	fd = epoll_create1(EPOLL_CLOEXEC);
+	if (fd < 0) {
+		return -1;
+	}
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	if (epoll_ctl(fd, EPOLL_CTL_ADD, listen_fd, &ev) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /*
@@ -128,6 +147,7 @@ tn_worker_run(int listen_fd, const tn_settings *s)
 {
 	FCGX_Request fcgi;
 	sigset_t wait_mask;
+	int epoll_fd;
 	pid_t master;
 	long served = 0;
 	tn_db db;
@@ -137,6 +157,13 @@ tn_worker_run(int listen_fd, const tn_settings *s)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 #endif
 	wait_mask = setup_signals();
+
+	epoll_fd = watch_listener(listen_fd);
+	if (epoll_fd < 0) {
+		tn_log(TN_LOG_ALERT, "cannot watch the listening socket: %s",
+		    strerror(errno));
+		_exit(1);
+	}
 
 	if (FCGX_Init() != 0 ||
 	    FCGX_InitRequest(&fcgi, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
@@ -148,7 +175,7 @@ tn_worker_run(int listen_fd, const tn_settings *s)
 	tn_db_ensure(&db);
 
 	while (s->max_requests == 0 || served < s->max_requests) {
-		if (wait_for_connection(listen_fd, &wait_mask, master) != 0) {
+		if (wait_for_connection(epoll_fd, &wait_mask, master) != 0) {
 			break;
 		}
 
