@@ -6,133 +6,48 @@
 
 #include "handlers.h"
 #include "onboard.h"
+#include "resource.h"
+#include "valid.h"
 
 #define NAME_MAX_LEN     200
-#define EMAIL_MAX_LEN    254
 #define PASSWORD_MIN_LEN 8
 #define PASSWORD_MAX_LEN 1024
-
-/*
- * Reads the string member key of obj into *out. Returns 0 when it is a
- * string (any length), else adds an error for field and returns -1.
- */
-static int
-string_member(json_object *obj, const char *key, const char *field,
-    int required, const char **out, json_object **errors)
-{
-	json_object *v;
-
-	*out = NULL;
-	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
-	    json_object_is_type(v, json_type_null)) {
-		if (required) {
-			*errors =
-			    tn_http_field_error(*errors, field, "is required");
-			return -1;
-		}
-		return 0;
-	}
-	if (!json_object_is_type(v, json_type_string)) {
-		*errors =
-		    tn_http_field_error(*errors, field, "must be a string");
-		return -1;
-	}
-
-	*out = json_object_get_string(v);
-	return 0;
-}
-
-static int
-has_control_chars(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static void
-check_length(const char *v, const char *field, size_t min, size_t max,
-    json_object **errors)
-{
-	char detail[96];
-	size_t len = strlen(v);
-
-	if (len < min || len > max) {
-		snprintf(detail, sizeof(detail),
-		    "must be %zu to %zu characters long", min, max);
-		*errors = tn_http_field_error(*errors, field, detail);
-	} else if (has_control_chars(v)) {
-		*errors = tn_http_field_error(
-		    *errors, field, "must not contain control characters");
-	}
-}
-
-/* An address with one "@", something before it and a dot after it. */
-static int
-plausible_email(const char *v)
-{
-	const char *at = strchr(v, '@');
-
-	return at != NULL && at != v && strchr(at + 1, '@') == NULL &&
-	    strchr(at + 1, '.') != NULL && at[1] != '.' &&
-	    v[strlen(v) - 1] != '.' && strpbrk(v, " \t<>()[],;:\\\"") == NULL;
-}
 
 /* Validates the register-user body into nt; returns the errors or NULL. */
 static json_object *
 parse_new_tenant(json_object *body, tn_new_tenant *nt)
 {
-	json_object *errors = NULL, *owner = NULL;
+	json_object *owner = NULL;
+	tn_valid v = {0};
 	const char *problem;
 
 	memset(nt, 0, sizeof(*nt));
 
-	if (string_member(body, "subdomain", "subdomain", 1, &nt->subdomain,
-	        &errors) == 0) {
+	if (tn_valid_string(&v, body, "subdomain", 1, 0, 0, 256, 1,
+	        &nt->subdomain) == TN_FIELD_SET) {
 		problem = tn_tenant_label_problem(nt->subdomain);
 		if (problem != NULL) {
-			errors =
-			    tn_http_field_error(errors, "subdomain", problem);
+			tn_valid_error(&v, "subdomain", problem);
 		}
 	}
-	if (string_member(body, "name", "name", 1, &nt->name, &errors) == 0) {
-		check_length(nt->name, "name", 1, NAME_MAX_LEN, &errors);
-	}
+	tn_valid_string(&v, body, "name", 1, 0, 1, NAME_MAX_LEN, 1, &nt->name);
 
 	if (!json_object_object_get_ex(body, "owner", &owner) ||
 	    !json_object_is_type(owner, json_type_object)) {
-		return tn_http_field_error(errors, "owner",
+		tn_valid_error(&v, "owner",
 		    "is required and must be an object with email and password");
+		return v.errors;
 	}
 
-	if (string_member(owner, "email", "owner.email", 1, &nt->owner_email,
-	        &errors) == 0) {
-		check_length(
-		    nt->owner_email, "owner.email", 3, EMAIL_MAX_LEN, &errors);
-		if (!plausible_email(nt->owner_email)) {
-			errors = tn_http_field_error(
-			    errors, "owner.email", "must be an email address");
-		}
-	}
-	if (string_member(owner, "password", "owner.password", 1,
-	        &nt->owner_password, &errors) == 0) {
-		check_length(nt->owner_password, "owner.password",
-		    PASSWORD_MIN_LEN, PASSWORD_MAX_LEN, &errors);
-	}
-	if (string_member(owner, "name", "owner.name", 0, &nt->owner_name,
-	        &errors) == 0) {
-		if (nt->owner_name == NULL) {
-			nt->owner_name = "";
-		} else {
-			check_length(nt->owner_name, "owner.name", 0,
-			    NAME_MAX_LEN, &errors);
-		}
+	tn_valid_email(&v, owner, "owner.email", 1, &nt->owner_email);
+	tn_valid_string(&v, owner, "owner.password", 1, 0, PASSWORD_MIN_LEN,
+	    PASSWORD_MAX_LEN, 0, &nt->owner_password);
+	if (tn_valid_string(&v, owner, "owner.name", 0, 1, 0, NAME_MAX_LEN, 1,
+	        &nt->owner_name) != TN_FIELD_SET) {
+		nt->owner_name = "";
 	}
 
-	return errors;
+	return v.errors;
 }
 
 static void
@@ -185,16 +100,7 @@ tn_admin_register_user(tn_req *req)
 
 	errors = parse_new_tenant(body, &nt);
 	if (errors != NULL) {
-		json_object *first = json_object_array_get_idx(errors, 0);
-		char text[320];
-
-		/* the first rule broken, in full; all of them in errors */
-		snprintf(text, sizeof(text), "%s: %s",
-		    json_object_get_string(
-		        json_object_object_get(first, "field")),
-		    json_object_get_string(
-		        json_object_object_get(first, "detail")));
-		tn_http_problem(req, 422, "validation-failed", text, errors);
+		tn_resource_invalid(req, errors);
 		json_object_put(body);
 		return;
 	}
@@ -214,8 +120,9 @@ tn_admin_register_user(tn_req *req)
 void
 tn_admin_create_schema(tn_req *req)
 {
-	json_object *body, *errors = NULL;
 	const char *subdomain;
+	tn_valid v = {0};
+	json_object *body;
 	tn_onboard_status os;
 	tn_tenant t;
 	char err[512];
@@ -225,15 +132,14 @@ tn_admin_create_schema(tn_req *req)
 		return;
 	}
 
-	if (string_member(
-	        body, "subdomain", "subdomain", 1, &subdomain, &errors) == 0 &&
+	if (tn_valid_string(&v, body, "subdomain", 1, 0, 0, 256, 1,
+	        &subdomain) == TN_FIELD_SET &&
 	    tn_tenant_label_problem(subdomain) != NULL) {
-		errors = tn_http_field_error(
-		    errors, "subdomain", tn_tenant_label_problem(subdomain));
+		tn_valid_error(
+		    &v, "subdomain", tn_tenant_label_problem(subdomain));
 	}
-	if (errors != NULL) {
-		tn_http_problem(req, 422, "validation-failed",
-		    "subdomain is missing or not a valid subdomain", errors);
+	if (v.errors != NULL) {
+		tn_resource_invalid(req, v.errors);
 		json_object_put(body);
 		return;
 	}

@@ -17,6 +17,37 @@ void tn_admin_create_schema(tn_req *req);
 void tn_admin_tenants_list(tn_req *req);
 void tn_admin_tenants_show(tn_req *req);
 
+/* api_session.c */
+void tn_api_session_create(tn_req *req);
+void tn_api_session_delete(tn_req *req);
+void tn_api_me_get(tn_req *req);
+void tn_api_me_update(tn_req *req);
+
+/* api_tokens.c */
+void tn_api_tokens_create(tn_req *req);
+void tn_api_tokens_list(tn_req *req);
+void tn_api_tokens_delete(tn_req *req);
+
+/* api_users.c */
+void tn_api_users_list(tn_req *req);
+void tn_api_users_create(tn_req *req);
+void tn_api_users_update(tn_req *req);
+void tn_api_users_delete(tn_req *req);
+
+/* api_projects.c */
+void tn_api_projects_list(tn_req *req);
+void tn_api_projects_create(tn_req *req);
+void tn_api_projects_get(tn_req *req);
+void tn_api_projects_update(tn_req *req);
+void tn_api_projects_delete(tn_req *req);
+
+/* api_tasks.c */
+void tn_api_tasks_list(tn_req *req);
+void tn_api_tasks_create(tn_req *req);
+void tn_api_tasks_get(tn_req *req);
+void tn_api_tasks_update(tn_req *req);
+void tn_api_tasks_delete(tn_req *req);
+
 /* Adds the tenant's public fields to doc (shared by admin and api). */
 void tn_tenant_json(json_object *doc, const tn_tenant *t);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -69,6 +70,14 @@ tn_http_begin(tn_req *req, FCGX_Request *fcgi, const tn_settings *s, tn_db *db)
 	}
 	req->content_type = param(fcgi, "CONTENT_TYPE");
 	req->authorization = param(fcgi, "HTTP_AUTHORIZATION");
+	req->cookie = param(fcgi, "HTTP_COOKIE");
+	req->origin = param(fcgi, "HTTP_ORIGIN");
+	req->fetch_site = param(fcgi, "HTTP_SEC_FETCH_SITE");
+	req->request_host = param(fcgi, "REQUEST_HOST");
+	if (*req->request_host == '\0') {
+		req->request_host = param(fcgi, "HTTP_HOST");
+	}
+	req->https = strcmp(param(fcgi, "HTTPS"), "on") == 0;
 
 	if (req->site == TN_SITE_TENANT) {
 		req->tenant_key = param(fcgi, "TENANT");
@@ -103,12 +112,16 @@ tn_http_reason(int status)
 		return "Conflict";
 	case 411:
 		return "Length Required";
+	case 412:
+		return "Precondition Failed";
 	case 413:
 		return "Content Too Large";
 	case 415:
 		return "Unsupported Media Type";
 	case 422:
 		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
 	case 500:
 		return "Internal Server Error";
 	case 503:
@@ -134,6 +147,66 @@ answer(tn_req *req, int status, const char *content_type, const char *body,
 	tn_buf_reset(&req->out);
 	tn_buf_append(&req->out, body, len);
 	tn_http_header(req, "Content-Type", content_type);
+}
+
+void
+tn_http_json_text(tn_req *req, int status, const char *text, size_t len)
+{
+	answer(req, status, "application/json", text, len);
+	tn_buf_append(&req->out, "\n", 1);
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	if (c >= 'A' && c <= 'F') {
+		return c - 'A' + 10;
+	}
+	return -1;
+}
+
+int
+tn_http_query(const tn_req *req, const char *name, char *out, size_t outlen)
+{
+	size_t namelen = strlen(name), n;
+	const char *p = req->query, *end;
+	int hi, lo;
+
+	while (*p != '\0') {
+		end = p + strcspn(p, "&");
+		if ((size_t)(end - p) > namelen && p[namelen] == '=' &&
+		    strncmp(p, name, namelen) == 0) {
+			p += namelen + 1;
+			for (n = 0; p < end; n++) {
+				if (n + 1 >= outlen) {
+					return -1;
+				}
+				if (*p == '%') {
+					if (end - p < 3 ||
+					    (hi = hex_value(p[1])) < 0 ||
+					    (lo = hex_value(p[2])) < 0 ||
+					    (hi == 0 && lo == 0)) {
+						return -1;
+					}
+					out[n] = (char)(hi * 16 + lo);
+					p += 3;
+				} else {
+					out[n] = *p == '+' ? ' ' : *p;
+					p++;
+				}
+			}
+			out[n] = '\0';
+			return 1;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return 0;
 }
 
 void
@@ -233,7 +306,10 @@ read_body(tn_req *req)
 		return -1;
 	}
 
+	/* a peer that stops sending costs this request, not the worker */
+	alarm(TN_HTTP_READ_TIMEOUT);
 	n = len > 0 ? FCGX_GetStr(req->body, (int)len, req->fcgi->in) : 0;
+	alarm(0);
 	if (n != len) {
 		tn_http_problem(req, 400, "bad-request",
 		    "the request body is shorter than its Content-Length",
@@ -244,6 +320,71 @@ read_body(tn_req *req)
 	req->body[len] = '\0';
 	req->body_len = (size_t)len;
 	req->body_read = 1;
+	return 0;
+}
+
+/*
+ * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
+ * above U+10FFFF. json-c's own check lets some of these through.
+ */
+static int
+utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0, n, k;
+	unsigned int cp;
+
+	while (i < len) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (s[i] >= 0xc2 && s[i] <= 0xdf) {
+			n = 1;
+			cp = s[i] & 0x1f;
+		} else if (s[i] >= 0xe0 && s[i] <= 0xef) {
+			n = 2;
+			cp = s[i] & 0x0f;
+		} else if (s[i] >= 0xf0 && s[i] <= 0xf4) {
+			n = 3;
+			cp = s[i] & 0x07;
+		} else {
+			return 0;
+		}
+		for (k = 1; k <= n; k++) {
+			if (i + k >= len || (s[i + k] & 0xc0) != 0x80) {
+				return 0;
+			}
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+			return 0;
+		}
+		i += n + 1;
+	}
+	return 1;
+}
+
+/*
+ * Finds a \u0000 escape (not an escaped backslash before "u0000"): C
+ * strings would end there, so such a body is refused as a whole.
+ */
+static int
+has_nul_escape(const char *s, size_t len)
+{
+	size_t i, slashes;
+
+	for (i = 0; i + 6 <= len; i++) {
+		if (s[i] != '\\' || strncasecmp(s + i + 1, "u0000", 5) != 0) {
+			continue;
+		}
+		for (slashes = 0; slashes < i && s[i - 1 - slashes] == '\\';
+		     slashes++) {
+		}
+		if (slashes % 2 == 0) {
+			return 1;
+		}
+	}
 	return 0;
 }
 
@@ -272,9 +413,15 @@ tn_http_json_body(tn_req *req)
 	if (!req->body_read && read_body(req) != 0) {
 		return NULL;
 	}
-	if (memchr(req->body, '\0', req->body_len) != NULL) {
+	if (memchr(req->body, '\0', req->body_len) != NULL ||
+	    has_nul_escape(req->body, req->body_len)) {
 		tn_http_problem(req, 400, "invalid-json",
-		    "the request body contains a NUL byte", NULL);
+		    "the request body contains a NUL character", NULL);
+		return NULL;
+	}
+	if (!utf8_valid((const unsigned char *)req->body, req->body_len)) {
+		tn_http_problem(req, 400, "invalid-json",
+		    "the request body is not valid UTF-8", NULL);
 		return NULL;
 	}
 
@@ -286,7 +433,8 @@ tn_http_json_body(tn_req *req)
 	json_tokener_set_flags(
 	    tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 
-	doc = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
+	/* the terminating NUL tells json-c that the document ends here */
+	doc = json_tokener_parse_ex(tok, req->body, (int)req->body_len + 1);
 	jerr = json_tokener_get_error(tok);
 
 	/* the whole body must be one document (nothing but space after it) */

@@ -15,6 +15,12 @@
 /* The largest request body read; nginx refuses larger ones first. */
 #define TN_HTTP_BODY_MAX (1024 * 1024)
 
+/* The longest path segment a route takes as its argument, and its NUL. */
+#define TN_PATH_ARG 80
+
+/* Seconds a FastCGI peer may take to send a request's records. */
+#define TN_HTTP_READ_TIMEOUT 10
+
 typedef enum {
 	TN_SITE_NONE = 0, /* parameters missing: nothing is served */
 	TN_SITE_MAIN,     /* the main domain: landing page and /admin */
@@ -36,6 +42,11 @@ typedef struct tn_req {
 	const char *tenant_key; /* TENANT or TENANT_HOST */
 	const char *content_type;
 	const char *authorization;
+	const char *cookie;
+	const char *origin;       /* Origin header, "" when absent */
+	const char *fetch_site;   /* Sec-Fetch-Site header */
+	const char *request_host; /* Host as the client sent it (port too) */
+	int https;
 
 	char made_id[33]; /* the request id when nginx sent none */
 
@@ -43,9 +54,15 @@ typedef struct tn_req {
 	char *body; /* NUL-terminated; body_len excludes the NUL */
 	size_t body_len;
 	int body_read;
-	const char *path_arg; /* the {name} segment of the matched route */
+	char path_arg[TN_PATH_ARG]; /* the {name} segment of the route */
 	tn_tenant tenant;
 	int has_tenant;
+
+	/* the signed-in user of a tenant request */
+	char user_id[24];
+	char user_role[8];
+	char token_id[24];
+	int via_cookie;
 
 	/* the answer */
 	int status;
@@ -66,6 +83,16 @@ void tn_http_header(tn_req *req, const char *name, const char *value);
 
 /* Answers status with a JSON document (takes ownership of doc). */
 void tn_http_json(tn_req *req, int status, json_object *doc);
+
+/* Answers status with JSON text built elsewhere (by the database). */
+void tn_http_json_text(tn_req *req, int status, const char *text, size_t len);
+
+/*
+ * Copies the URL-decoded value of query parameter name into out. Returns
+ * 1 when present, 0 when absent, -1 when undecodable or too long.
+ */
+int tn_http_query(
+    const tn_req *req, const char *name, char *out, size_t outlen);
 
 /*
  * Answers with application/problem+json. slug names the problem type (it

@@ -12,6 +12,14 @@
 
 static const char *const level_names[] = {"alert", "error", "notice", "info"};
 
+static tn_log_level threshold = TN_LOG_INFO;
+
+void
+tn_log_threshold(tn_log_level level)
+{
+	threshold = level;
+}
+
 void
 tn_log(tn_log_level level, const char *fmt, ...)
 {
@@ -21,6 +29,10 @@ tn_log(tn_log_level level, const char *fmt, ...)
 	size_t len;
 	int n;
 	va_list ap;
+
+	if (level > threshold) {
+		return;
+	}
 
 	gettimeofday(&now, NULL);
 	gmtime_r(&now.tv_sec, &tm);

@@ -11,6 +11,9 @@ typedef enum {
 	TN_LOG_INFO    /* one line per request */
 } tn_log_level;
 
+/* Drops lines less severe than level (default: everything is kept). */
+void tn_log_threshold(tn_log_level level);
+
 void tn_log(tn_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
+#include "auth.h"
 #include "handlers.h"
 #include "log.h"
 #include "router.h"
@@ -14,7 +16,16 @@
 #define ON_CUSTOM (1u << TN_SITE_CUSTOM)
 #define ON_ANY    (ON_MAIN | ON_TENANT | ON_CUSTOM)
 
-enum { NEEDS_TENANT = 1, NEEDS_ADMIN = 2 };
+enum {
+	NEEDS_TENANT = 1, /* a resolved, active tenant */
+	NEEDS_ADMIN = 2,  /* the admin token */
+	NEEDS_USER = 4,   /* a signed-in user: runs in a scoped transaction */
+	NEEDS_OWNER = 8   /* a signed-in owner */
+};
+
+#define USER   (NEEDS_TENANT | NEEDS_USER)
+#define OWNER  (NEEDS_TENANT | NEEDS_USER | NEEDS_OWNER)
+#define ON_SUB (ON_TENANT | ON_CUSTOM)
 
 typedef struct {
 	unsigned sites;
@@ -27,8 +38,28 @@ typedef struct {
 static const route routes[] = {
     {ON_ANY, "GET", "/healthz", 0, tn_api_healthz},
     {ON_ANY, "GET", "/readyz", 0, tn_api_readyz},
-    {ON_TENANT | ON_CUSTOM, "GET", "/api/tenant", NEEDS_TENANT,
-        tn_api_tenant_get},
+    {ON_SUB, "GET", "/api/tenant", NEEDS_TENANT, tn_api_tenant_get},
+    {ON_SUB, "POST", "/api/session", NEEDS_TENANT, tn_api_session_create},
+    {ON_SUB, "DELETE", "/api/session", USER, tn_api_session_delete},
+    {ON_SUB, "GET", "/api/me", USER, tn_api_me_get},
+    {ON_SUB, "PATCH", "/api/me", USER, tn_api_me_update},
+    {ON_SUB, "GET", "/api/tokens", USER, tn_api_tokens_list},
+    {ON_SUB, "POST", "/api/tokens", USER, tn_api_tokens_create},
+    {ON_SUB, "DELETE", "/api/tokens/*", USER, tn_api_tokens_delete},
+    {ON_SUB, "GET", "/api/users", OWNER, tn_api_users_list},
+    {ON_SUB, "POST", "/api/users", OWNER, tn_api_users_create},
+    {ON_SUB, "PATCH", "/api/users/*", OWNER, tn_api_users_update},
+    {ON_SUB, "DELETE", "/api/users/*", OWNER, tn_api_users_delete},
+    {ON_SUB, "GET", "/api/projects", USER, tn_api_projects_list},
+    {ON_SUB, "POST", "/api/projects", USER, tn_api_projects_create},
+    {ON_SUB, "GET", "/api/projects/*", USER, tn_api_projects_get},
+    {ON_SUB, "PATCH", "/api/projects/*", USER, tn_api_projects_update},
+    {ON_SUB, "DELETE", "/api/projects/*", USER, tn_api_projects_delete},
+    {ON_SUB, "GET", "/api/projects/*/tasks", USER, tn_api_tasks_list},
+    {ON_SUB, "POST", "/api/projects/*/tasks", USER, tn_api_tasks_create},
+    {ON_SUB, "GET", "/api/tasks/*", USER, tn_api_tasks_get},
+    {ON_SUB, "PATCH", "/api/tasks/*", USER, tn_api_tasks_update},
+    {ON_SUB, "DELETE", "/api/tasks/*", USER, tn_api_tasks_delete},
     {ON_MAIN, "POST", "/admin/register-user", NEEDS_ADMIN,
         tn_admin_register_user},
     {ON_MAIN, "POST", "/admin/create-schema", NEEDS_ADMIN,
@@ -37,27 +68,48 @@ static const route routes[] = {
     {ON_MAIN, "GET", "/admin/tenants/*", NEEDS_ADMIN, tn_admin_tenants_show},
 };
 
-/* Matches path against pattern; the "*" segment goes to *arg. */
+/*
+ * Matches path against pattern segment by segment; a "*" segment matches
+ * any one non-empty segment, which goes to *arg.
+ */
 static int
-path_matches(const char *pattern, const char *path, const char **arg)
+path_matches(const char *pattern, const char *path, char arg[TN_PATH_ARG])
 {
-	const char *star = strchr(pattern, '*');
-	size_t prefix;
+	const char *star_arg = NULL;
+	size_t seg, star_len = 0;
 
-	if (star == NULL) {
-		return strcmp(pattern, path) == 0;
+	while (*pattern != '\0' && *path != '\0') {
+		if (*pattern != '/' || *path != '/') {
+			return 0;
+		}
+		pattern++;
+		path++;
+
+		seg = strcspn(path, "/");
+		if (pattern[0] == '*' && (pattern[1] == '/' || !pattern[1])) {
+			if (seg == 0) {
+				return 0;
+			}
+			star_arg = path;
+			star_len = seg;
+			pattern++;
+		} else {
+			if (strncmp(pattern, path, seg) != 0 ||
+			    (pattern[seg] != '/' && pattern[seg] != '\0')) {
+				return 0;
+			}
+			pattern += seg;
+		}
+		path += seg;
 	}
 
-	prefix = (size_t)(star - pattern);
-	if (strncmp(pattern, path, prefix) != 0) {
+	if (*pattern != '\0' || *path != '\0' || star_len >= TN_PATH_ARG) {
 		return 0;
 	}
-	path += prefix;
-	if (*path == '\0' || strchr(path, '/') != NULL) {
-		return 0;
+	if (star_arg != NULL) {
+		memcpy(arg, star_arg, star_len);
 	}
-
-	*arg = path;
+	arg[star_len] = '\0';
 	return 1;
 }
 
@@ -71,7 +123,7 @@ admin_authorized(tn_req *req)
 
 	token = req->settings->admin_token;
 	given = req->authorization;
-	if (token == NULL || strncmp(given, prefix, strlen(prefix)) != 0) {
+	if (token == NULL || strncasecmp(given, prefix, strlen(prefix)) != 0) {
 		return 0;
 	}
 	given += strlen(prefix);
@@ -131,22 +183,54 @@ resolve_tenant(tn_req *req)
 	return 0;
 }
 
+/*
+ * Runs a handler for a signed-in user: the tenant's scoped transaction
+ * begins, the credentials are checked in it, and whatever the handler
+ * left open is rolled back.
+ */
+static void
+run_as_user(tn_req *req, const route *match)
+{
+	tn_db_status st;
+
+	st = tn_db_begin_scoped(req->db, req->tenant.schema, req->tenant.role);
+	if (st != TN_DB_OK) {
+		tn_answer_db_failure(req, st);
+		return;
+	}
+
+	if (tn_auth_user(req) == 0) {
+		if ((match->needs & NEEDS_OWNER) &&
+		    strcmp(req->user_role, "owner") != 0) {
+			tn_http_problem(req, 403, "forbidden",
+			    "only an owner of this tenant may do this", NULL);
+		} else {
+			match->handler(req);
+		}
+	}
+
+	tn_db_rollback(req->db);
+}
+
 static void
 method_not_allowed(tn_req *req, unsigned site_bit)
 {
-	char allow[64] = "";
+	char allow[96] = "";
 	size_t i;
 
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		const char *arg;
+		char arg[TN_PATH_ARG];
 
 		if ((routes[i].sites & site_bit) &&
-		    path_matches(routes[i].pattern, req->path, &arg) &&
+		    path_matches(routes[i].pattern, req->path, arg) &&
 		    strstr(allow, routes[i].method) == NULL) {
 			if (allow[0] != '\0') {
 				strcat(allow, ", ");
 			}
 			strcat(allow, routes[i].method);
+			if (strcmp(routes[i].method, "GET") == 0) {
+				strcat(allow, ", HEAD");
+			}
 		}
 	}
 
@@ -161,12 +245,12 @@ tn_router_dispatch(tn_req *req)
 	unsigned site_bit = 1u << req->site;
 	const route *match = NULL;
 	int path_known = 0;
-	const char *arg = NULL;
+	char arg[TN_PATH_ARG];
 	size_t i;
 
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (!(routes[i].sites & site_bit) ||
-		    !path_matches(routes[i].pattern, req->path, &arg)) {
+		    !path_matches(routes[i].pattern, req->path, arg)) {
 			continue;
 		}
 		path_known = 1;
@@ -188,7 +272,7 @@ tn_router_dispatch(tn_req *req)
 		return;
 	}
 
-	req->path_arg = arg;
+	memcpy(req->path_arg, arg, sizeof(req->path_arg));
 
 	if ((match->needs & NEEDS_ADMIN) && !admin_authorized(req)) {
 		tn_http_problem(req, 401, "unauthorized",
@@ -200,6 +284,10 @@ tn_router_dispatch(tn_req *req)
 	if ((match->needs & NEEDS_TENANT) && resolve_tenant(req) != 0) {
 		return;
 	}
+	if (!(match->needs & NEEDS_USER)) {
+		match->handler(req);
+		return;
+	}
 
-	match->handler(req);
+	run_as_user(req, match);
 }

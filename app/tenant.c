@@ -93,8 +93,10 @@ tn_tenant_schema_name(const char *label, char *out)
 		return;
 	}
 
+	/* "h_" keeps hashed names apart from every "t_" + label name */
 	crypto_generichash(
 	    hash, sizeof(hash), (const unsigned char *)label, len, NULL, 0);
+	out[0] = 'h';
 	out[2 + keep] = '_';
 	sodium_bin2hex(out + 3 + keep, 13, hash, sizeof(hash));
 }

@@ -36,7 +36,7 @@ const char *tn_tenant_label_problem(const char *label);
 /*
  * Derives the schema (and role) name of a tenant from its subdomain:
  * "t_" and the label with hyphens as underscores; labels too long for a
- * PostgreSQL name are cut and suffixed with a hash of the whole label.
+ * PostgreSQL name become "h_", their start and a hash of the whole label.
  * out must hold TN_LABEL_MAX + 1 bytes.
  */
 void tn_tenant_schema_name(const char *label, char *out);

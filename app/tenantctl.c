@@ -151,6 +151,9 @@ main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	/* the command reports for itself; the log only adds trouble */
+	tn_log_threshold(TN_LOG_ERROR);
+
 	if (sodium_init() < 0) {
 		fprintf(stderr, "tenantctl: cannot initialise libsodium\n");
 		return 1;

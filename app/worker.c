@@ -28,6 +28,13 @@ on_stop(int signo)
 	stop_requested = 1;
 }
 
+/* Only interrupts a read from a peer that stopped sending. */
+static void
+on_alarm(int signo)
+{
+	(void)signo;
+}
+
 /*
  * Stop signals are blocked while a request is served and delivered only
  * while the worker waits for a connection, so a request in flight always
@@ -45,6 +52,9 @@ setup_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
@@ -150,6 +160,7 @@ tn_worker_run(int listen_fd, const tn_settings *s)
 	int epoll_fd;
 	pid_t master;
 	long served = 0;
+	int accepted;
 	tn_db db;
 
 	master = getppid();
@@ -179,9 +190,14 @@ tn_worker_run(int listen_fd, const tn_settings *s)
 			break;
 		}
 
-		/* another worker may have taken it: the socket is non-blocking
+		/*
+		 * Another worker may have taken it: the socket is non-blocking.
+		 * The alarm bounds the wait for the request's records.
 		 */
-		if (FCGX_Accept_r(&fcgi) < 0) {
+		alarm(TN_HTTP_READ_TIMEOUT);
+		accepted = FCGX_Accept_r(&fcgi);
+		alarm(0);
+		if (accepted < 0) {
 			continue;
 		}
 

@@ -70,10 +70,13 @@ VALUES ('mig', 'Migrated', 'active', '$role', '$role');
 SQL
 is $rc, 0, 'a tenant with an empty schema is added' or diag $out;
 
+my @tenant_files = map { m{([^/]+)\z} } sort glob "$dir/tenant/*.sql";
+my $files = @tenant_files;
+
 ($rc, $out) = migrate();
 is $rc, 0, 'migrate runs' or diag $out;
 like $out, qr/^public: 0 applied$/m, 'nothing more for the control plane';
-like $out, qr/^$role: 1 applied$/m, 'the tenant schema gets its tables';
+like $out, qr/^$role: $files applied$/m, 'the tenant schema gets every file';
 
 ($rc, $out) = in_db("SELECT tableowner FROM pg_tables"
     . " WHERE schemaname = '$role' AND tablename = 'users'");
@@ -81,9 +84,9 @@ is $out, $role, 'tenant tables belong to the tenant role';
 
 ($rc, $out) = in_db("SELECT count(*), min(length(checksum))"
     . " FROM schema_migrations WHERE schema_name = '$role'");
-is $out, '1|64', 'the applied file is recorded with its sha256';
+is $out, "$files|64", 'the applied files are recorded with their sha256';
 
-write_file("$dir/tenant/0002_notes.sql",
+write_file("$dir/tenant/0099_notes.sql",
     "CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL);\n");
 ($rc, $out) = migrate();
 is $rc, 0, 'a new tenant migration applies' or diag $out;
@@ -91,34 +94,35 @@ like $out, qr/^$role: 1 applied$/m, 'only the new file runs';
 
 ($rc, $out) = in_db("SELECT file FROM schema_migrations"
     . " WHERE schema_name = '$role' ORDER BY version");
-is $out, "0001_users.sql\n0002_notes.sql", 'both files are recorded';
+is $out, join("\n", @tenant_files, '0099_notes.sql'),
+    'every file is recorded, the new one last';
 
 ($rc, $out) = migrate();
 is $rc, 0, 'running it again succeeds';
 like $out, qr/^$role: 0 applied$/m, 'and applies nothing';
 
-write_file("$dir/tenant/0002_notes.sql",
+write_file("$dir/tenant/0099_notes.sql",
     "CREATE TABLE notes (id bigint PRIMARY KEY);\n");
 ($rc, $out) = migrate();
 isnt $rc, 0, 'a changed applied file fails the run';
-like $out, qr/0002_notes\.sql applied to schema "$role" has changed/,
+like $out, qr/0099_notes\.sql applied to schema "$role" has changed/,
     'the message names the file and the schema';
 
-unlink "$dir/tenant/0002_notes.sql";
+unlink "$dir/tenant/0099_notes.sql";
 ($rc, $out) = migrate();
 isnt $rc, 0, 'a missing applied file fails the run';
-like $out, qr/0002_notes\.sql applied to schema "$role" is missing/,
+like $out, qr/0099_notes\.sql applied to schema "$role" is missing/,
     'the message names the missing file and the schema';
 
-write_file("$dir/tenant/0002_broken.sql", "CREATE TABLE oops (;\n");
-in_db("DELETE FROM schema_migrations WHERE version = '0002';"
+write_file("$dir/tenant/0099_broken.sql", "CREATE TABLE oops (;\n");
+in_db("DELETE FROM schema_migrations WHERE version = '0099';"
     . " SET ROLE $role; DROP TABLE $role.notes;");
 ($rc, $out) = migrate();
 isnt $rc, 0, 'a failing migration fails the run';
-like $out, qr/0002_broken\.sql on schema "$role".*syntax error/,
+like $out, qr/0099_broken\.sql on schema "$role".*syntax error/,
     'the error names the file, the schema and the cause';
 ($rc, $out) = in_db("SELECT count(*) FROM schema_migrations"
-    . " WHERE schema_name = '$role' AND version = '0002'");
+    . " WHERE schema_name = '$role' AND version = '0099'");
 is $out, '0', 'a failed file is not recorded';
 ($rc, $out) = in_db("SELECT count(*) FROM pg_tables"
     . " WHERE schemaname = '$role' AND tablename = 'oops'");

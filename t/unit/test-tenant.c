@@ -94,9 +94,15 @@ test_schema_names(void)
 	ok(strlen(a) == 63 && strlen(b) == 63,
 	    "long labels give 63-character names");
 	ok(strcmp(a, b) != 0, "labels differing at the end get other names");
-	ok(strncmp(a, "t_", 2) == 0 &&
+	ok(strncmp(a, "h_", 2) == 0 &&
 	        strspn(a + 2, "abcdefghijklmnopqrstuvwxyz0123456789_") == 61,
-	    "long names keep to [a-z0-9_]: %s", a);
+	    "long names are h_ and keep to [a-z0-9_]: %s", a);
+
+	/* a label shaped like a hashed name does not take its place */
+	snprintf(label, sizeof(label), "%.48s-%s", a + 2, a + 51);
+	tn_tenant_schema_name(label, b);
+	ok(strcmp(a, b) != 0, "\"%s\" and the long label differ (%s)", label,
+	    b);
 }
 
 int

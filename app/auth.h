@@ -1,0 +1,52 @@
+/* Tenant users: passwords, session and API tokens, same-origin checks. */
+#ifndef TN_AUTH_H
+#define TN_AUTH_H
+
+#include <stddef.h>
+
+#include <sodium.h>
+
+#include "http.h"
+
+/* "tn_" and 43 characters of base64url (32 random bytes). */
+#define TN_TOKEN_LEN       46
+#define TN_TOKEN_HASH_LEN  64
+#define TN_SESSION_COOKIE  "tn_session"
+#define TN_SESSION_SECONDS (14 * 24 * 3600)
+
+/*
+ * Hashes a password with argon2id into out. Returns 0, or -1 when memory
+ * runs out.
+ */
+int tn_auth_hash_password(
+    const char *password, char out[crypto_pwhash_STRBYTES]);
+
+/*
+ * Checks a password against a stored hash. With hash NULL (no such user)
+ * a dummy hash is checked, so that the answer takes about as long.
+ */
+int tn_auth_password_ok(const char *hash, const char *password);
+
+/* Makes a new random token and the hex hash that is stored of it. */
+void tn_auth_new_token(
+    char token[TN_TOKEN_LEN + 1], char hash[TN_TOKEN_HASH_LEN + 1]);
+
+/*
+ * Finds the request's credentials (bearer token or session cookie) and,
+ * inside the tenant's scoped transaction that is already begun, the user
+ * they belong to. Answers 401 (or 403 for a cross-site cookie write) and
+ * returns -1 when there is none.
+ */
+int tn_auth_user(tn_req *req);
+
+/*
+ * Refuses (403, returns -1) a state-changing request that a browser sent
+ * from another site. Requests without browser headers pass unless
+ * strict is set (cookie authentication).
+ */
+int tn_auth_same_origin(tn_req *req, int strict);
+
+/* Adds the Set-Cookie header for a session token (NULL clears it). */
+void tn_auth_set_cookie(tn_req *req, const char *token);
+
+#endif

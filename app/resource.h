@@ -1,0 +1,64 @@
+/* What the tenant API's resources share: ids, ETags, cursors, lists. */
+#ifndef TN_RESOURCE_H
+#define TN_RESOURCE_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+/*
+ * Takes a resource id from text: decimal digits, 1 to 18 of them, not
+ * starting with 0. Returns 0 with the canonical text in out, else -1.
+ */
+int tn_resource_id(const char *text, char out[24]);
+
+/*
+ * Reads If-Match for a resource of the given kind ('p', 't') and id.
+ * Returns 1 with the version it names in out, 0 when there is no
+ * If-Match (or "*"), -1 when it names another resource or is malformed
+ * (the caller answers 412).
+ */
+int tn_resource_if_match(
+    const tn_req *req, char kind, const char *id, char out[16]);
+
+/* Sets the ETag of a resource: "<kind><id>v<version>". */
+void tn_resource_etag(
+    tn_req *req, char kind, const char *id, const char *version);
+
+/*
+ * Answers with one JSON document from column 0 of r, and an ETag from
+ * columns 1 (id) and 2 (version) when kind is not 0.
+ */
+void tn_resource_answer(tn_req *req, int status, const PGresult *r, char kind);
+
+/* Reads ?limit= (1..100, default 50); answers 422 and returns -1. */
+int tn_resource_limit(tn_req *req, long *limit);
+
+/*
+ * Decodes ?cursor= into the n integers it carries. Returns 1 when there
+ * is one, 0 when absent, -1 after answering 422 for a bad one.
+ */
+int tn_resource_cursor(tn_req *req, char kind, long long *values, int n);
+
+/*
+ * Answers {"<name>": [docs...], "next_cursor": ...} from the rows of r:
+ * column 0 the document, columns 1..n the cursor values. r holds up to
+ * limit + 1 rows; one more than limit means there is a next page.
+ */
+void tn_resource_list(tn_req *req, const char *name, const PGresult *r,
+    long limit, char kind, int n);
+
+/*
+ * Answers a change that matched no row of table: 404 when the resource
+ * is gone, 412 when it is there but If-Match named an older version.
+ */
+void tn_resource_missed(
+    tn_req *req, const char *table, const char *id, const char *what);
+
+/* Answers 204 No Content. */
+void tn_resource_no_content(tn_req *req);
+
+/* Answers 422 with the collected errors; returns -1 for convenience. */
+int tn_resource_invalid(tn_req *req, json_object *errors);
+
+#endif
