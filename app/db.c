@@ -199,6 +199,7 @@ collect(tn_db *db, int want, PGresult **wanted)
 	st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	PQclear(r);
 	db->wait_ms += tn_db_clock_ms() - start;
+	db->round_trips++;
 
 	if (st != PGRES_PIPELINE_SYNC || PQstatus(db->conn) != CONNECTION_OK) {
 		if (wanted != NULL && *wanted != NULL) {
@@ -403,6 +404,7 @@ tn_db_script(tn_db *db, const char *sql)
 	}
 
 	r = PQexec(db->conn, sql);
+	db->round_trips++;
 	st = TN_DB_OK;
 	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 	    PQresultStatus(r) != PGRES_TUPLES_OK) {

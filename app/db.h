@@ -20,6 +20,7 @@ typedef struct {
 	int queued;                /* pipelined commands not yet read */
 	int statement_timeout;     /* ms, set per scoped transaction */
 	double wait_ms;            /* time spent waiting on the server */
+	int round_trips;           /* batches sent and waited for */
 	char sqlstate[6];
 	char error[512];
 } tn_db;

@@ -475,13 +475,14 @@ log_request(tn_req *req)
 
 	tn_log(TN_LOG_INFO,
 	    "request id=%s tenant=%s method=%s path=\"%s\" status=%d"
-	    " duration_ms=%.1f db_ms=%.1f",
+	    " duration_ms=%.2f db_ms=%.2f db_round_trips=%d",
 	    tn_log_escape(id, sizeof(id), req->request_id),
 	    tn_log_escape(tenant, sizeof(tenant),
 	        *req->tenant_key ? req->tenant_key : "-"),
 	    tn_log_escape(method, sizeof(method), req->method),
 	    tn_log_escape(path, sizeof(path), req->path), req->status,
-	    tn_db_clock_ms() - req->started_ms, req->db->wait_ms);
+	    tn_db_clock_ms() - req->started_ms, req->db->wait_ms,
+	    req->db->round_trips);
 }
 
 void

@@ -134,6 +134,7 @@ serve(FCGX_Request *fcgi, const tn_settings *s, tn_db *db)
 	for (;;) {
 		was_connected = db->conn != NULL;
 		db->wait_ms = 0;
+		db->round_trips = 0;
 		tn_router_dispatch(&req);
 
 		if (retried || !was_connected || db->conn != NULL ||
