@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "lifecycle.h"
 #include "onboard.h"
 #include "resource.h"
 #include "valid.h"
@@ -210,4 +211,87 @@ tn_admin_tenants_show(tn_req *req)
 		return;
 	}
 	answer_tenant(req, 200, &t);
+}
+
+static void
+change(tn_req *req, tn_life_change what)
+{
+	tn_onboard_status os;
+	tn_tenant t;
+	char err[512];
+
+	if (tn_tenant_label_problem(req->path_arg) != NULL) {
+		tn_http_problem(req, 404, "tenant-not-found",
+		    "no tenant has this subdomain", NULL);
+		return;
+	}
+
+	os = tn_lifecycle_change(
+	    req->db, req->path_arg, what, &t, err, sizeof(err));
+	if (os == TN_ONBOARD_TAKEN) {
+		tn_http_problem(req, 409, "wrong-status", err, NULL);
+		return;
+	}
+	if (os != TN_ONBOARD_OK) {
+		answer_onboard_failure(req, os, err);
+		return;
+	}
+	answer_tenant(req, 200, &t);
+}
+
+/* POST /admin/tenants/{subdomain}/suspend: refused within a second. */
+void
+tn_admin_tenants_suspend(tn_req *req)
+{
+	change(req, TN_LIFE_SUSPEND);
+}
+
+/* POST /admin/tenants/{subdomain}/resume */
+void
+tn_admin_tenants_resume(tn_req *req)
+{
+	change(req, TN_LIFE_RESUME);
+}
+
+/*
+ * DELETE /admin/tenants/{subdomain}: suspends and marks deleted, keeping
+ * the schema; with ?purge=true drops schema and role of a deleted tenant.
+ */
+void
+tn_admin_tenants_delete(tn_req *req)
+{
+	tn_onboard_status os;
+	char purge[8], err[512];
+	int found;
+
+	found = tn_http_query(req, "purge", purge, sizeof(purge));
+	if (found < 0 ||
+	    (found > 0 && strcmp(purge, "true") != 0 &&
+	        strcmp(purge, "false") != 0)) {
+		json_object *errors =
+		    tn_http_field_error(NULL, "purge", "must be true or false");
+
+		tn_resource_invalid(req, errors);
+		return;
+	}
+	if (found == 0 || strcmp(purge, "false") == 0) {
+		change(req, TN_LIFE_DELETE);
+		return;
+	}
+
+	if (tn_tenant_label_problem(req->path_arg) != NULL) {
+		tn_http_problem(req, 404, "tenant-not-found",
+		    "no tenant has this subdomain", NULL);
+		return;
+	}
+	os = tn_lifecycle_purge(req->db, req->path_arg, err, sizeof(err));
+	if (os == TN_ONBOARD_TAKEN) {
+		tn_http_problem(req, 409, "wrong-status", err, NULL);
+		return;
+	}
+	if (os != TN_ONBOARD_OK) {
+		answer_onboard_failure(req, os, err);
+		return;
+	}
+	tn_resource_no_content(req);
 }

@@ -16,6 +16,9 @@ void tn_admin_register_user(tn_req *req);
 void tn_admin_create_schema(tn_req *req);
 void tn_admin_tenants_list(tn_req *req);
 void tn_admin_tenants_show(tn_req *req);
+void tn_admin_tenants_suspend(tn_req *req);
+void tn_admin_tenants_resume(tn_req *req);
+void tn_admin_tenants_delete(tn_req *req);
 
 /* api_session.c */
 void tn_api_session_create(tn_req *req);

@@ -66,6 +66,12 @@ static const route routes[] = {
         tn_admin_create_schema},
     {ON_MAIN, "GET", "/admin/tenants", NEEDS_ADMIN, tn_admin_tenants_list},
     {ON_MAIN, "GET", "/admin/tenants/*", NEEDS_ADMIN, tn_admin_tenants_show},
+    {ON_MAIN, "DELETE", "/admin/tenants/*", NEEDS_ADMIN,
+        tn_admin_tenants_delete},
+    {ON_MAIN, "POST", "/admin/tenants/*/suspend", NEEDS_ADMIN,
+        tn_admin_tenants_suspend},
+    {ON_MAIN, "POST", "/admin/tenants/*/resume", NEEDS_ADMIN,
+        tn_admin_tenants_resume},
 };
 
 /*

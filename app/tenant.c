@@ -195,7 +195,13 @@ tn_tenant_resolve(
 	if (PQntuples(r) == 1) {
 		tn_tenant_from_row(t, r, 0);
 		result = TN_TENANT_FOUND;
+	}
 
+	/*
+	 * Only active tenants are kept: a refused one is looked up again, so
+	 * that one registered anew under its name is served at once.
+	 */
+	if (result == TN_TENANT_FOUND && strcmp(t->status, "active") == 0) {
 		slot = cache_victim(key, by_host);
 		snprintf(slot->key, sizeof(slot->key), "%s", key);
 		slot->by_host = by_host;

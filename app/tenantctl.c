@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "db.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "migrate.h"
 #include "settings.h"
@@ -19,6 +20,8 @@ usage(FILE *out)
 	fputs("usage: tenantctl migrate\n"
 	      "       tenantctl tenant list\n"
 	      "       tenantctl tenant show SUBDOMAIN\n"
+	      "       tenantctl tenant suspend|resume SUBDOMAIN\n"
+	      "       tenantctl tenant delete [--purge] SUBDOMAIN\n"
 	      "Settings come from the environment (TENANTRY_DATABASE_URL,\n"
 	      "TENANTRY_DB_DIR); see the README.\n",
 	    out);
@@ -138,6 +141,37 @@ cmd_tenant_list(tn_db *db, const char *subdomain)
 	return 0;
 }
 
+/* suspend, resume, delete and purge: the admin API's lifecycle steps */
+static int
+cmd_tenant_change(tn_db *db, const char *verb, const char *subdomain, int purge)
+{
+	tn_onboard_status os;
+	tn_tenant t;
+	char err[512];
+
+	if (purge) {
+		os = tn_lifecycle_purge(db, subdomain, err, sizeof(err));
+	} else {
+		os = tn_lifecycle_change(db, subdomain,
+		    strcmp(verb, "suspend") == 0      ? TN_LIFE_SUSPEND
+		        : strcmp(verb, "resume") == 0 ? TN_LIFE_RESUME
+		                                      : TN_LIFE_DELETE,
+		    &t, err, sizeof(err));
+	}
+
+	switch (os) {
+	case TN_ONBOARD_OK:
+		printf("%s: %s\n", subdomain, purge ? "purged" : t.status);
+		return 0;
+	case TN_ONBOARD_NOT_FOUND:
+		fprintf(stderr, "tenantctl: no tenant \"%s\"\n", subdomain);
+		return 1;
+	default:
+		fprintf(stderr, "tenantctl: %s: %s\n", subdomain, err);
+		return 1;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -178,6 +212,14 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[1], "tenant") == 0 && argc == 4 &&
 	    strcmp(argv[2], "show") == 0) {
 		rc = cmd_tenant_list(&db, argv[3]);
+	} else if (strcmp(argv[1], "tenant") == 0 && argc == 4 &&
+	    (strcmp(argv[2], "suspend") == 0 ||
+	        strcmp(argv[2], "resume") == 0 ||
+	        strcmp(argv[2], "delete") == 0)) {
+		rc = cmd_tenant_change(&db, argv[2], argv[3], 0);
+	} else if (strcmp(argv[1], "tenant") == 0 && argc == 5 &&
+	    strcmp(argv[2], "delete") == 0 && strcmp(argv[3], "--purge") == 0) {
+		rc = cmd_tenant_change(&db, argv[2], argv[4], 1);
 	} else {
 		usage(stderr);
 	}
