@@ -62,9 +62,42 @@ answer_tenant(tn_req *req, int status, const tn_tenant *t)
 	tn_http_json(req, status, doc);
 }
 
+/* Answers a tenant with its onboarding steps (what happened, errors). */
+static void
+answer_tenant_with_steps(tn_req *req, const tn_tenant *t)
+{
+	const char *params[1] = {t->id};
+	json_object *doc, *steps;
+	tn_db_status st;
+	PGresult *r;
+
+	r = tn_db_query(req->db,
+	    "SELECT coalesce(json_agg(json_build_object('step', step,"
+	    " 'status', status, 'attempts', attempts, 'last_error', last_error,"
+	    " 'updated_at', to_char(updated_at AT TIME ZONE 'UTC',"
+	    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) ORDER BY updated_at),"
+	    " '[]') FROM public.onboarding_steps WHERE tenant_id = $1",
+	    1, params, &st);
+	if (r == NULL) {
+		tn_answer_db_failure(req, st);
+		return;
+	}
+	steps = json_tokener_parse(PQgetvalue(r, 0, 0));
+	PQclear(r);
+
+	doc = json_object_new_object();
+	tn_tenant_json(doc, t);
+	json_object_object_add(
+	    doc, "schema", json_object_new_string(t->schema));
+	json_object_object_add(doc, "steps", steps);
+	tn_http_json(req, 200, doc);
+}
+
 static void
 answer_onboard_failure(tn_req *req, tn_onboard_status os, const char *err)
 {
+	char detail[768];
+
 	switch (os) {
 	case TN_ONBOARD_TAKEN:
 		tn_http_problem(req, 409, "subdomain-taken", err, NULL);
@@ -77,9 +110,10 @@ answer_onboard_failure(tn_req *req, tn_onboard_status os, const char *err)
 		tn_answer_db_failure(req, TN_DB_DOWN);
 		break;
 	default:
-		tn_http_problem(req, 500, "onboarding-failed",
-		    "onboarding stopped at a step that failed; the tenant stays in provisioning",
-		    NULL);
+		snprintf(detail, sizeof(detail),
+		    "onboarding stopped: %s; the tenant stays in provisioning until a retry (POST /admin/tenants/{subdomain}/retry) completes it",
+		    err);
+		tn_http_problem(req, 500, "onboarding-failed", detail, NULL);
 		break;
 	}
 }
@@ -210,7 +244,7 @@ tn_admin_tenants_show(tn_req *req)
 		answer_onboard_failure(req, os, err);
 		return;
 	}
-	answer_tenant(req, 200, &t);
+	answer_tenant_with_steps(req, &t);
 }
 
 static void
@@ -294,4 +328,31 @@ tn_admin_tenants_delete(tn_req *req)
 		return;
 	}
 	tn_resource_no_content(req);
+}
+
+/* POST /admin/tenants/{subdomain}/retry: resumes a stopped onboarding. */
+void
+tn_admin_tenants_retry(tn_req *req)
+{
+	tn_onboard_status os;
+	tn_tenant t;
+	char err[512];
+
+	if (tn_tenant_label_problem(req->path_arg) != NULL) {
+		tn_http_problem(req, 404, "tenant-not-found",
+		    "no tenant has this subdomain", NULL);
+		return;
+	}
+
+	os = tn_onboard_retry(req->db, req->settings->db_dir, req->path_arg, &t,
+	    err, sizeof(err));
+	if (os == TN_ONBOARD_TAKEN) {
+		tn_http_problem(req, 409, "wrong-status", err, NULL);
+		return;
+	}
+	if (os != TN_ONBOARD_OK) {
+		answer_onboard_failure(req, os, err);
+		return;
+	}
+	answer_tenant_with_steps(req, &t);
 }

@@ -19,6 +19,11 @@ void tn_admin_tenants_show(tn_req *req);
 void tn_admin_tenants_suspend(tn_req *req);
 void tn_admin_tenants_resume(tn_req *req);
 void tn_admin_tenants_delete(tn_req *req);
+void tn_admin_tenants_retry(tn_req *req);
+
+/* admin_audit.c: every admin request that changes something is logged */
+void tn_admin_audit_record(tn_req *req);
+void tn_admin_audit_list(tn_req *req);
 
 /* api_session.c */
 void tn_api_session_create(tn_req *req);

@@ -18,11 +18,15 @@ failed(tn_db *db, tn_db_status st, const char *what, char *err, size_t errlen)
 	return st == TN_DB_DOWN ? TN_ONBOARD_DB_DOWN : TN_ONBOARD_FAILED;
 }
 
-/* Records the outcome of a step; a failure to record is only logged. */
+/*
+ * Records a step as running, done or failed (with its error). Starting a
+ * step counts an attempt. A failure to record is only logged.
+ */
 static void
-record_step(tn_db *db, const tn_tenant *t, const char *step, const char *error)
+record_step(tn_db *db, const tn_tenant *t, const char *step, const char *status,
+    const char *error)
 {
-	const char *params[4] = {t->id, step, error ? "failed" : "done", error};
+	const char *params[4] = {t->id, step, status, error};
 	tn_db_status st;
 	PGresult *r;
 
@@ -31,8 +35,9 @@ record_step(tn_db *db, const tn_tenant *t, const char *step, const char *error)
 	    " (tenant_id, step, status, attempts, last_error, updated_at)"
 	    " VALUES ($1, $2, $3, 1, $4, now())"
 	    " ON CONFLICT (tenant_id, step) DO UPDATE SET status = $3,"
-	    " attempts = onboarding_steps.attempts + 1, last_error = $4,"
-	    " updated_at = now()",
+	    " attempts = onboarding_steps.attempts"
+	    "  + CASE WHEN $3 = 'running' THEN 1 ELSE 0 END,"
+	    " last_error = $4, updated_at = now()",
 	    4, params, &st);
 	if (r == NULL) {
 		tn_log(TN_LOG_ERROR, "cannot record step %s of tenant %s: %s",
@@ -66,27 +71,47 @@ tn_onboard_load(
 	return found ? TN_ONBOARD_OK : TN_ONBOARD_NOT_FOUND;
 }
 
+/*
+ * Reserves the name: the tenant row in "provisioning" and its first user,
+ * password already hashed, in one transaction.
+ */
 static tn_onboard_status
 step_reserve(
     tn_db *db, const tn_new_tenant *nt, tn_tenant *t, char *err, size_t errlen)
 {
-	char schema[TN_LABEL_MAX + 1];
-	const char *params[3];
+	char schema[TN_LABEL_MAX + 1], hash[crypto_pwhash_STRBYTES];
+	const char *params[6];
 	tn_db_status st;
 	PGresult *r;
 	int taken;
+
+	if (crypto_pwhash_str(hash, nt->owner_password,
+	        strlen(nt->owner_password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+		snprintf(
+		    err, errlen, "hashing the owner's password: out of memory");
+		return TN_ONBOARD_FAILED;
+	}
 
 	tn_tenant_schema_name(nt->subdomain, schema);
 	params[0] = nt->subdomain;
 	params[1] = nt->name;
 	params[2] = schema;
+	params[3] = nt->owner_email;
+	params[4] = nt->owner_name;
+	params[5] = hash;
 
 	r = tn_db_query(db,
-	    "INSERT INTO public.tenants AS t"
-	    " (subdomain, name, status, schema_name, role_name)"
-	    " VALUES ($1, $2, 'provisioning', $3, $3)"
-	    " ON CONFLICT DO NOTHING RETURNING " TN_TENANT_COLUMNS,
-	    3, params, &st);
+	    "WITH t AS (INSERT INTO public.tenants AS t"
+	    "  (subdomain, name, status, schema_name, role_name)"
+	    "  VALUES ($1, $2, 'provisioning', $3, $3)"
+	    "  ON CONFLICT DO NOTHING RETURNING *),"
+	    " o AS (INSERT INTO public.onboarding_owners"
+	    "  (tenant_id, email, display_name, password_hash)"
+	    "  SELECT id, $4, $5, $6 FROM t)"
+	    " SELECT " TN_TENANT_COLUMNS " FROM t",
+	    6, params, &st);
+	sodium_memzero(hash, sizeof(hash));
 	if (r == NULL) {
 		return failed(db, st, "reserving the subdomain", err, errlen);
 	}
@@ -103,7 +128,7 @@ step_reserve(
 		return TN_ONBOARD_TAKEN;
 	}
 
-	record_step(db, t, "reserve", NULL);
+	record_step(db, t, "reserve", "done", NULL);
 	return TN_ONBOARD_OK;
 }
 
@@ -113,11 +138,12 @@ step_reserve(
  * ROLE). Role names are derived, [a-z0-9_], and quoted all the same.
  */
 static tn_onboard_status
-step_role(tn_db *db, const tn_tenant *t, char *err, size_t errlen)
+step_role(tn_db *db, const char *db_dir, tn_tenant *t, char *err, size_t errlen)
 {
 	char sql[1024];
 	tn_db_status st;
 
+	(void)db_dir;
 	snprintf(sql, sizeof(sql),
 	    "DO $tenantry$ BEGIN"
 	    " IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%s') THEN"
@@ -130,7 +156,6 @@ step_role(tn_db *db, const tn_tenant *t, char *err, size_t errlen)
 	    t->role, t->role, t->role, t->role);
 
 	st = tn_db_script(db, sql);
-	record_step(db, t, "role", st == TN_DB_OK ? NULL : db->error);
 	if (st != TN_DB_OK) {
 		return failed(db, st, "creating the tenant role", err, errlen);
 	}
@@ -139,7 +164,7 @@ step_role(tn_db *db, const tn_tenant *t, char *err, size_t errlen)
 
 static tn_onboard_status
 step_schema(
-    tn_db *db, const char *db_dir, const tn_tenant *t, char *err, size_t errlen)
+    tn_db *db, const char *db_dir, tn_tenant *t, char *err, size_t errlen)
 {
 	tn_migration_set set;
 	tn_migrate_status ms;
@@ -152,21 +177,18 @@ step_schema(
 	    t->schema, t->role);
 	st = tn_db_script(db, sql);
 	if (st != TN_DB_OK) {
-		record_step(db, t, "schema", db->error);
 		return failed(
 		    db, st, "creating the tenant schema", err, errlen);
 	}
 
 	snprintf(sql, sizeof(sql), "%s/tenant", db_dir);
 	if (tn_migrate_load(sql, &set, err, errlen) != 0) {
-		record_step(db, t, "schema", err);
 		return TN_ONBOARD_FAILED;
 	}
 
 	ms = tn_migrate_schema(
 	    db, &set, t->schema, t->role, &applied, err, errlen);
 	tn_migrate_free(&set);
-	record_step(db, t, "schema", ms == TN_MIGRATE_OK ? NULL : err);
 
 	if (ms == TN_MIGRATE_DB_DOWN) {
 		return TN_ONBOARD_DB_DOWN;
@@ -174,63 +196,69 @@ step_schema(
 	return ms == TN_MIGRATE_OK ? TN_ONBOARD_OK : TN_ONBOARD_FAILED;
 }
 
-/* Stores the owner, inside the tenant's scope, unless already there. */
+/*
+ * Stores the first user, kept in the control plane since the name was
+ * reserved, inside the tenant's scope, unless already there.
+ */
 static tn_onboard_status
-step_first_user(tn_db *db, const tn_new_tenant *nt, const tn_tenant *t,
-    char *err, size_t errlen)
+step_first_user(
+    tn_db *db, const char *db_dir, tn_tenant *t, char *err, size_t errlen)
 {
-	char hash[crypto_pwhash_STRBYTES];
-	const char *params[3];
+	const char *params[4] = {t->id, NULL, NULL, NULL};
 	tn_db_status st;
-	PGresult *r;
+	PGresult *owner, *r = NULL;
 
-	if (crypto_pwhash_str(hash, nt->owner_password,
-	        strlen(nt->owner_password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-		snprintf(
-		    err, errlen, "hashing the owner's password: out of memory");
-		record_step(db, t, "first_user", err);
-		return TN_ONBOARD_FAILED;
+	(void)db_dir;
+	owner = tn_db_query(db,
+	    "SELECT email, display_name, password_hash"
+	    " FROM public.onboarding_owners WHERE tenant_id = $1",
+	    1, params, &st);
+	if (owner == NULL) {
+		return failed(db, st, "reading the first user", err, errlen);
+	}
+	if (PQntuples(owner) == 0) {
+		/* stored and handed over by an earlier attempt */
+		PQclear(owner);
+		return TN_ONBOARD_OK;
 	}
 
-	params[0] = nt->owner_email;
-	params[1] = nt->owner_name;
-	params[2] = hash;
+	params[0] = PQgetvalue(owner, 0, 0);
+	params[1] = PQgetvalue(owner, 0, 1);
+	params[2] = PQgetvalue(owner, 0, 2);
 
 	st = tn_db_begin_scoped(db, t->schema, t->role);
-	r = NULL;
 	if (st == TN_DB_OK) {
 		r = tn_db_exec(db,
 		    "INSERT INTO users (email, display_name, password_hash, role)"
 		    " VALUES ($1, $2, $3, 'owner') ON CONFLICT DO NOTHING",
 		    3, params, 1, &st);
 	}
-	sodium_memzero(hash, sizeof(hash));
 	PQclear(r);
+	PQclear(owner);
 
 	if (st != TN_DB_OK) {
 		tn_db_rollback(db);
-		record_step(db, t, "first_user", db->error);
 		return failed(db, st, "storing the first user", err, errlen);
 	}
-
-	record_step(db, t, "first_user", NULL);
 	return TN_ONBOARD_OK;
 }
 
 static tn_onboard_status
-step_activate(tn_db *db, tn_tenant *t, char *err, size_t errlen)
+step_activate(
+    tn_db *db, const char *db_dir, tn_tenant *t, char *err, size_t errlen)
 {
 	const char *params[1] = {t->id};
 	tn_db_status st;
 	PGresult *r;
 
+	(void)db_dir;
 	r = tn_db_query(db,
-	    "UPDATE public.tenants AS t SET status = 'active',"
+	    "WITH o AS (DELETE FROM public.onboarding_owners"
+	    "  WHERE tenant_id = $1)"
+	    " UPDATE public.tenants AS t SET status = 'active',"
 	    " updated_at = now() WHERE t.id = $1 RETURNING " TN_TENANT_COLUMNS,
 	    1, params, &st);
 	if (r == NULL) {
-		record_step(db, t, "activate", db->error);
 		return failed(db, st, "activating the tenant", err, errlen);
 	}
 
@@ -238,9 +266,92 @@ step_activate(tn_db *db, tn_tenant *t, char *err, size_t errlen)
 		tn_tenant_from_row(t, r, 0);
 	}
 	PQclear(r);
-
-	record_step(db, t, "activate", NULL);
 	return TN_ONBOARD_OK;
+}
+
+typedef struct {
+	const char *name;
+	tn_onboard_status (*run)(
+	    tn_db *db, const char *db_dir, tn_tenant *t, char *err, size_t);
+} step;
+
+/* The steps after the name is reserved, in order; each is idempotent. */
+static const step steps[] = {
+    {"role", step_role},
+    {"schema", step_schema},
+    {"first_user", step_first_user},
+    {"activate", step_activate},
+};
+
+/* Is step recorded as done for the tenant? -1 on a database failure. */
+static int
+step_done(tn_db *db, const tn_tenant *t, const char *name)
+{
+	const char *params[2] = {t->id, name};
+	tn_db_status st;
+	PGresult *r;
+	int done;
+
+	r = tn_db_query(db,
+	    "SELECT 1 FROM public.onboarding_steps"
+	    " WHERE tenant_id = $1 AND step = $2 AND status = 'done'",
+	    2, params, &st);
+	if (r == NULL) {
+		return -1;
+	}
+	done = PQntuples(r) == 1;
+	PQclear(r);
+	return done;
+}
+
+/* Runs one step, recorded as it starts and as it ends. */
+static tn_onboard_status
+run_one(tn_db *db, const char *db_dir, tn_tenant *t, const step *one, char *err,
+    size_t errlen)
+{
+	tn_onboard_status os;
+
+	record_step(db, t, one->name, "running", NULL);
+	os = one->run(db, db_dir, t, err, errlen);
+	record_step(db, t, one->name, os == TN_ONBOARD_OK ? "done" : "failed",
+	    os == TN_ONBOARD_OK ? NULL : err);
+
+	if (os != TN_ONBOARD_OK) {
+		tn_log(TN_LOG_ERROR,
+		    "onboarding of tenant %s stopped at step %s: %s",
+		    t->subdomain, one->name, err);
+	}
+	return os;
+}
+
+/*
+ * Runs every step not yet done, recording each as it starts and ends,
+ * and stops at the first that fails: the tenant then stays in
+ * "provisioning" with the error on record, and a retry resumes there.
+ */
+static tn_onboard_status
+run_steps(tn_db *db, const char *db_dir, tn_tenant *t, char *err, size_t errlen)
+{
+	tn_onboard_status os = TN_ONBOARD_OK;
+	size_t i;
+	int done;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		done = step_done(db, t, steps[i].name);
+		if (done < 0) {
+			return failed(
+			    db, TN_DB_DOWN, "reading the steps", err, errlen);
+		}
+		if (done) {
+			continue;
+		}
+
+		os = run_one(db, db_dir, t, &steps[i], err, errlen);
+		if (os != TN_ONBOARD_OK) {
+			return os;
+		}
+	}
+	return os;
 }
 
 tn_onboard_status
@@ -250,24 +361,29 @@ tn_onboard_register(tn_db *db, const char *db_dir, const tn_new_tenant *nt,
 	tn_onboard_status os;
 
 	os = step_reserve(db, nt, t, err, errlen);
-	if (os == TN_ONBOARD_OK) {
-		os = step_role(db, t, err, errlen);
+	if (os != TN_ONBOARD_OK) {
+		return os;
 	}
-	if (os == TN_ONBOARD_OK) {
-		os = step_schema(db, db_dir, t, err, errlen);
-	}
-	if (os == TN_ONBOARD_OK) {
-		os = step_first_user(db, nt, t, err, errlen);
-	}
-	if (os == TN_ONBOARD_OK) {
-		os = step_activate(db, t, err, errlen);
-	}
+	return run_steps(db, db_dir, t, err, errlen);
+}
 
-	if (os != TN_ONBOARD_OK && os != TN_ONBOARD_TAKEN) {
-		tn_log(TN_LOG_ERROR, "onboarding of tenant %s stopped: %s",
-		    nt->subdomain, err);
+tn_onboard_status
+tn_onboard_retry(tn_db *db, const char *db_dir, const char *subdomain,
+    tn_tenant *t, char *err, size_t errlen)
+{
+	tn_onboard_status os;
+
+	os = tn_onboard_load(db, subdomain, t, err, errlen);
+	if (os != TN_ONBOARD_OK) {
+		return os;
 	}
-	return os;
+	if (strcmp(t->status, "provisioning") != 0) {
+		snprintf(err, errlen,
+		    "the tenant is %s: only a tenant in provisioning is retried",
+		    t->status);
+		return TN_ONBOARD_TAKEN;
+	}
+	return run_steps(db, db_dir, t, err, errlen);
 }
 
 tn_onboard_status
@@ -276,12 +392,13 @@ tn_onboard_schema(tn_db *db, const char *db_dir, const char *subdomain,
 {
 	tn_onboard_status os;
 
+	/* steps[0] and [1]: the role, then the schema and its migrations */
 	os = tn_onboard_load(db, subdomain, t, err, errlen);
 	if (os == TN_ONBOARD_OK) {
-		os = step_role(db, t, err, errlen);
+		os = run_one(db, db_dir, t, &steps[0], err, errlen);
 	}
 	if (os == TN_ONBOARD_OK) {
-		os = step_schema(db, db_dir, t, err, errlen);
+		os = run_one(db, db_dir, t, &steps[1], err, errlen);
 	}
 	return os;
 }

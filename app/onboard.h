@@ -33,6 +33,13 @@ tn_onboard_status tn_onboard_register(tn_db *db, const char *db_dir,
     const tn_new_tenant *nt, tn_tenant *t, char *err, size_t errlen);
 
 /*
+ * Resumes the onboarding of a tenant in "provisioning" at the first step
+ * not done. TAKEN (detail in err) when the tenant is in another status.
+ */
+tn_onboard_status tn_onboard_retry(tn_db *db, const char *db_dir,
+    const char *subdomain, tn_tenant *t, char *err, size_t errlen);
+
+/*
  * Runs the role and schema steps alone for an existing tenant
  * (idempotent: a schema that is there and up to date is left as it is).
  */

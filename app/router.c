@@ -72,6 +72,9 @@ static const route routes[] = {
         tn_admin_tenants_suspend},
     {ON_MAIN, "POST", "/admin/tenants/*/resume", NEEDS_ADMIN,
         tn_admin_tenants_resume},
+    {ON_MAIN, "POST", "/admin/tenants/*/retry", NEEDS_ADMIN,
+        tn_admin_tenants_retry},
+    {ON_MAIN, "GET", "/admin/audit", NEEDS_ADMIN, tn_admin_audit_list},
 };
 
 /*
@@ -218,6 +221,29 @@ run_as_user(tn_req *req, const route *match)
 	tn_db_rollback(req->db);
 }
 
+/*
+ * Runs an admin handler after checking the token; every request that
+ * may change something goes to the audit log with its outcome, refused
+ * ones included.
+ */
+static void
+run_as_admin(tn_req *req, const route *match)
+{
+	if (admin_authorized(req)) {
+		match->handler(req);
+	} else {
+		tn_http_problem(req, 401, "unauthorized",
+		    "a valid admin token is required (Authorization: Bearer)",
+		    NULL);
+		tn_http_header(req, "WWW-Authenticate", "Bearer");
+	}
+
+	if (strcmp(req->method, "GET") != 0 &&
+	    strcmp(req->method, "HEAD") != 0) {
+		tn_admin_audit_record(req);
+	}
+}
+
 static void
 method_not_allowed(tn_req *req, unsigned site_bit)
 {
@@ -280,11 +306,8 @@ tn_router_dispatch(tn_req *req)
 
 	memcpy(req->path_arg, arg, sizeof(req->path_arg));
 
-	if ((match->needs & NEEDS_ADMIN) && !admin_authorized(req)) {
-		tn_http_problem(req, 401, "unauthorized",
-		    "a valid admin token is required (Authorization: Bearer)",
-		    NULL);
-		tn_http_header(req, "WWW-Authenticate", "Bearer");
+	if (match->needs & NEEDS_ADMIN) {
+		run_as_admin(req, match);
 		return;
 	}
 	if ((match->needs & NEEDS_TENANT) && resolve_tenant(req) != 0) {

@@ -57,19 +57,23 @@ tn_settings_secret(const char *name, int *failed)
 {
 	char fname[128];
 	char line[4096];
-	const char *path;
+	const char *value, *path;
+	char *secret;
 	FILE *f;
 	size_t n;
 
 	*failed = 0;
-
-	path = getenv(name);
-	if (path != NULL && *path != '\0') {
-		return strdup(path);
-	}
-
 	snprintf(fname, sizeof(fname), "%s_FILE", name);
+	value = getenv(name);
 	path = getenv(fname);
+
+	if (value != NULL && *value != '\0') {
+		if (path != NULL && *path != '\0') {
+			*failed = 2;
+			return NULL;
+		}
+		return strdup(value);
+	}
 	if (path == NULL || *path == '\0') {
 		return NULL;
 	}
@@ -92,14 +96,36 @@ tn_settings_secret(const char *name, int *failed)
 		return NULL;
 	}
 
-	return strdup(line);
+	secret = strdup(line);
+	explicit_bzero(line, sizeof(line));
+	return secret;
+}
+
+/* Reads a secret setting; -1 with a message naming it on failure. */
+static int
+load_secret(const char *name, char **out, char *err, size_t errlen)
+{
+	int failed;
+
+	*out = tn_settings_secret(name, &failed);
+	if (failed == 2) {
+		snprintf(err, errlen, "both %s and %s_FILE are set: choose one",
+		    name, name);
+		return -1;
+	}
+	if (failed) {
+		snprintf(err, errlen,
+		    "cannot read the file named by %s_FILE (missing, unreadable or empty)",
+		    name);
+		return -1;
+	}
+	return 0;
 }
 
 int
 tn_settings_load(tn_settings *s, char *err, size_t errlen)
 {
 	long cpus, n;
-	int failed;
 
 	memset(s, 0, sizeof(*s));
 
@@ -108,19 +134,14 @@ tn_settings_load(tn_settings *s, char *err, size_t errlen)
 		cpus = 1;
 	}
 
-	s->database_url = tn_settings_secret("TENANTRY_DATABASE_URL", &failed);
-	if (failed) {
-		snprintf(err, errlen, "cannot read TENANTRY_DATABASE_URL_FILE");
+	if (load_secret(
+	        "TENANTRY_DATABASE_URL", &s->database_url, err, errlen) != 0 ||
+	    load_secret("TENANTRY_ADMIN_TOKEN", &s->admin_token, err, errlen) !=
+	        0) {
 		return -1;
 	}
 	if (s->database_url == NULL) {
 		s->database_url = strdup("dbname=tenantry");
-	}
-
-	s->admin_token = tn_settings_secret("TENANTRY_ADMIN_TOKEN", &failed);
-	if (failed) {
-		snprintf(err, errlen, "cannot read TENANTRY_ADMIN_TOKEN_FILE");
-		return -1;
 	}
 
 	s->domain = env_or("TENANTRY_DOMAIN", "localhost");

@@ -28,8 +28,8 @@ void tn_settings_free(tn_settings *s);
 /*
  * Reads the secret NAME from the environment, or from the file named by
  * NAME_FILE (first line, without the line end). Returns an allocated
- * string, NULL when neither is set; -1 in *failed when the file cannot be
- * read.
+ * string, or NULL when neither is set. *failed is 1 when the file cannot
+ * be read or is empty, 2 when both NAME and NAME_FILE are set.
  */
 char *tn_settings_secret(const char *name, int *failed);
 

@@ -22,6 +22,7 @@ usage(FILE *out)
 	      "       tenantctl tenant show SUBDOMAIN\n"
 	      "       tenantctl tenant suspend|resume SUBDOMAIN\n"
 	      "       tenantctl tenant delete [--purge] SUBDOMAIN\n"
+	      "       tenantctl tenant retry SUBDOMAIN\n"
 	      "Settings come from the environment (TENANTRY_DATABASE_URL,\n"
 	      "TENANTRY_DB_DIR); see the README.\n",
 	    out);
@@ -141,9 +142,10 @@ cmd_tenant_list(tn_db *db, const char *subdomain)
 	return 0;
 }
 
-/* suspend, resume, delete and purge: the admin API's lifecycle steps */
+/* suspend, resume, delete, purge and retry: the admin API's steps */
 static int
-cmd_tenant_change(tn_db *db, const char *verb, const char *subdomain, int purge)
+cmd_tenant_change(tn_db *db, const char *db_dir, const char *verb,
+    const char *subdomain, int purge)
 {
 	tn_onboard_status os;
 	tn_tenant t;
@@ -151,6 +153,9 @@ cmd_tenant_change(tn_db *db, const char *verb, const char *subdomain, int purge)
 
 	if (purge) {
 		os = tn_lifecycle_purge(db, subdomain, err, sizeof(err));
+	} else if (strcmp(verb, "retry") == 0) {
+		os = tn_onboard_retry(
+		    db, db_dir, subdomain, &t, err, sizeof(err));
 	} else {
 		os = tn_lifecycle_change(db, subdomain,
 		    strcmp(verb, "suspend") == 0      ? TN_LIFE_SUSPEND
@@ -215,11 +220,12 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[1], "tenant") == 0 && argc == 4 &&
 	    (strcmp(argv[2], "suspend") == 0 ||
 	        strcmp(argv[2], "resume") == 0 ||
-	        strcmp(argv[2], "delete") == 0)) {
-		rc = cmd_tenant_change(&db, argv[2], argv[3], 0);
+	        strcmp(argv[2], "delete") == 0 ||
+	        strcmp(argv[2], "retry") == 0)) {
+		rc = cmd_tenant_change(&db, s.db_dir, argv[2], argv[3], 0);
 	} else if (strcmp(argv[1], "tenant") == 0 && argc == 5 &&
 	    strcmp(argv[2], "delete") == 0 && strcmp(argv[3], "--purge") == 0) {
-		rc = cmd_tenant_change(&db, argv[2], argv[4], 1);
+		rc = cmd_tenant_change(&db, s.db_dir, argv[2], argv[4], 1);
 	} else {
 		usage(stderr);
 	}

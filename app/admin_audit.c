@@ -1,0 +1,100 @@
+/* The audit log of admin actions: written by the router, read here. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "handlers.h"
+#include "log.h"
+#include "resource.h"
+
+/*
+ * A fingerprint of the bearer token presented: enough to tell tokens
+ * apart in the log, never enough to use one.
+ */
+static void
+token_fingerprint(const tn_req *req, char out[17])
+{
+	static const char prefix[] = "Bearer ";
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	const char *token = req->authorization;
+
+	if (strncasecmp(token, prefix, sizeof(prefix) - 1) != 0) {
+		snprintf(out, 17, "none");
+		return;
+	}
+	token += sizeof(prefix) - 1;
+
+	crypto_hash_sha256(digest, (const unsigned char *)token, strlen(token));
+	sodium_bin2hex(out, 17, digest, 8);
+}
+
+void
+tn_admin_audit_record(tn_req *req)
+{
+	char fingerprint[17], status[8];
+	const char *params[5];
+	tn_db_status st;
+	PGresult *r;
+
+	token_fingerprint(req, fingerprint);
+	snprintf(status, sizeof(status), "%d", req->status);
+	params[0] = fingerprint;
+	params[1] = req->method;
+	params[2] = req->path;
+	params[3] = status;
+	params[4] = req->request_id;
+
+	r = tn_db_query(req->db,
+	    "INSERT INTO public.admin_audit"
+	    " (token, method, path, status, request_id)"
+	    " VALUES ($1, $2, $3, $4, $5)",
+	    5, params, &st);
+	if (r == NULL) {
+		tn_log(TN_LOG_ERROR, "cannot write the audit log: %s",
+		    req->db->error);
+	}
+	PQclear(r);
+}
+
+/* GET /admin/audit?limit=&cursor=: newest first. */
+void
+tn_admin_audit_list(tn_req *req)
+{
+	char before[24] = "9223372036854775807", limit_text[24];
+	const char *params[2] = {before, limit_text};
+	long long cursor;
+	tn_db_status st;
+	PGresult *r;
+	long limit;
+	int found;
+
+	if (tn_resource_limit(req, &limit) != 0) {
+		return;
+	}
+	found = tn_resource_cursor(req, 'a', &cursor, 1);
+	if (found < 0) {
+		return;
+	}
+	if (found) {
+		snprintf(before, sizeof(before), "%lld", cursor);
+	}
+	snprintf(limit_text, sizeof(limit_text), "%ld", limit + 1);
+
+	r = tn_db_query(req->db,
+	    "SELECT json_build_object('id', id, 'at', to_char(at AT TIME ZONE"
+	    " 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'token', token,"
+	    " 'method', method, 'path', path, 'status', status,"
+	    " 'request_id', request_id), id"
+	    " FROM public.admin_audit WHERE id < $1 ORDER BY id DESC LIMIT $2",
+	    2, params, &st);
+	if (r == NULL) {
+		tn_answer_db_failure(req, st);
+		return;
+	}
+	tn_resource_list(req, "entries", r, limit, 'a', 1);
+	PQclear(r);
+}
