@@ -21,6 +21,19 @@ void tn_admin_tenants_resume(tn_req *req);
 void tn_admin_tenants_delete(tn_req *req);
 void tn_admin_tenants_retry(tn_req *req);
 
+/* admin_domains.c */
+void tn_admin_domains_list(tn_req *req);
+void tn_admin_domains_add(tn_req *req);
+void tn_admin_domains_delete(tn_req *req);
+
+/*
+ * Brings a host name into its stored form (lower case, no trailing dot)
+ * in out. Returns NULL when it is a valid custom host name, else the rule
+ * it breaks.
+ */
+const char *tn_domain_normalise(
+    const char *in, const char *main_domain, char *out, size_t outlen);
+
 /* admin_audit.c: every admin request that changes something is logged */
 void tn_admin_audit_record(tn_req *req);
 void tn_admin_audit_list(tn_req *req);

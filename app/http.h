@@ -15,8 +15,9 @@
 /* The largest request body read; nginx refuses larger ones first. */
 #define TN_HTTP_BODY_MAX (1024 * 1024)
 
-/* The longest path segment a route takes as its argument, and its NUL. */
-#define TN_PATH_ARG 80
+/* How many path segments a route takes as arguments, and their size. */
+#define TN_PATH_ARGS 2
+#define TN_PATH_ARG  256
 
 /* Seconds a FastCGI peer may take to send a request's records. */
 #define TN_HTTP_READ_TIMEOUT 10
@@ -54,7 +55,8 @@ typedef struct tn_req {
 	char *body; /* NUL-terminated; body_len excludes the NUL */
 	size_t body_len;
 	int body_read;
-	char path_arg[TN_PATH_ARG]; /* the {name} segment of the route */
+	char path_arg[TN_PATH_ARG];  /* the route's first {name} segment */
+	char path_arg2[TN_PATH_ARG]; /* and its second, if any */
 	tn_tenant tenant;
 	int has_tenant;
 

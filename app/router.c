@@ -75,17 +75,25 @@ static const route routes[] = {
     {ON_MAIN, "POST", "/admin/tenants/*/retry", NEEDS_ADMIN,
         tn_admin_tenants_retry},
     {ON_MAIN, "GET", "/admin/audit", NEEDS_ADMIN, tn_admin_audit_list},
+    {ON_MAIN, "GET", "/admin/tenants/*/domains", NEEDS_ADMIN,
+        tn_admin_domains_list},
+    {ON_MAIN, "POST", "/admin/tenants/*/domains", NEEDS_ADMIN,
+        tn_admin_domains_add},
+    {ON_MAIN, "DELETE", "/admin/tenants/*/domains/*", NEEDS_ADMIN,
+        tn_admin_domains_delete},
 };
 
 /*
- * Matches path against pattern segment by segment; a "*" segment matches
- * any one non-empty segment, which goes to *arg.
+ * Matches path against pattern segment by segment; each "*" segment
+ * matches one non-empty segment, copied in order into args (at most
+ * TN_PATH_ARGS of them, each shorter than TN_PATH_ARG).
  */
 static int
-path_matches(const char *pattern, const char *path, char arg[TN_PATH_ARG])
+path_matches(const char *pattern, const char *path, char args[][TN_PATH_ARG])
 {
-	const char *star_arg = NULL;
-	size_t seg, star_len = 0;
+	char found[TN_PATH_ARGS][TN_PATH_ARG];
+	size_t seg;
+	int n = 0;
 
 	while (*pattern != '\0' && *path != '\0') {
 		if (*pattern != '/' || *path != '/') {
@@ -96,11 +104,12 @@ path_matches(const char *pattern, const char *path, char arg[TN_PATH_ARG])
 
 		seg = strcspn(path, "/");
 		if (pattern[0] == '*' && (pattern[1] == '/' || !pattern[1])) {
-			if (seg == 0) {
+			if (seg == 0 || seg >= TN_PATH_ARG ||
+			    n == TN_PATH_ARGS) {
 				return 0;
 			}
-			star_arg = path;
-			star_len = seg;
+			memcpy(found[n], path, seg);
+			found[n++][seg] = '\0';
 			pattern++;
 		} else {
 			if (strncmp(pattern, path, seg) != 0 ||
@@ -112,13 +121,11 @@ path_matches(const char *pattern, const char *path, char arg[TN_PATH_ARG])
 		path += seg;
 	}
 
-	if (*pattern != '\0' || *path != '\0' || star_len >= TN_PATH_ARG) {
+	if (*pattern != '\0' || *path != '\0') {
 		return 0;
 	}
-	if (star_arg != NULL) {
-		memcpy(arg, star_arg, star_len);
-	}
-	arg[star_len] = '\0';
+	memset(args, 0, TN_PATH_ARGS * TN_PATH_ARG);
+	memcpy(args, found, (size_t)n * TN_PATH_ARG);
 	return 1;
 }
 
@@ -251,7 +258,7 @@ method_not_allowed(tn_req *req, unsigned site_bit)
 	size_t i;
 
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		char arg[TN_PATH_ARG];
+		char arg[TN_PATH_ARGS][TN_PATH_ARG];
 
 		if ((routes[i].sites & site_bit) &&
 		    path_matches(routes[i].pattern, req->path, arg) &&
@@ -277,7 +284,7 @@ tn_router_dispatch(tn_req *req)
 	unsigned site_bit = 1u << req->site;
 	const route *match = NULL;
 	int path_known = 0;
-	char arg[TN_PATH_ARG];
+	char arg[TN_PATH_ARGS][TN_PATH_ARG];
 	size_t i;
 
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
@@ -304,7 +311,8 @@ tn_router_dispatch(tn_req *req)
 		return;
 	}
 
-	memcpy(req->path_arg, arg, sizeof(req->path_arg));
+	memcpy(req->path_arg, arg[0], sizeof(req->path_arg));
+	memcpy(req->path_arg2, arg[1], sizeof(req->path_arg2));
 
 	if (match->needs & NEEDS_ADMIN) {
 		run_as_admin(req, match);

@@ -23,6 +23,7 @@ usage(FILE *out)
 	      "       tenantctl tenant suspend|resume SUBDOMAIN\n"
 	      "       tenantctl tenant delete [--purge] SUBDOMAIN\n"
 	      "       tenantctl tenant retry SUBDOMAIN\n"
+	      "       tenantctl tenant domains SUBDOMAIN\n"
 	      "Settings come from the environment (TENANTRY_DATABASE_URL,\n"
 	      "TENANTRY_DB_DIR); see the README.\n",
 	    out);
@@ -142,6 +143,39 @@ cmd_tenant_list(tn_db *db, const char *subdomain)
 	return 0;
 }
 
+/* The tenant's custom host names, the primary one marked. */
+static int
+cmd_tenant_domains(tn_db *db, const char *subdomain)
+{
+	const char *params[1] = {subdomain};
+	tn_db_status st;
+	PGresult *r;
+	int i;
+
+	r = tn_db_query(db,
+	    "SELECT d.host, d.is_primary, t.id IS NOT NULL"
+	    " FROM public.tenants t LEFT JOIN public.tenant_domains d"
+	    " ON d.tenant_id = t.id WHERE t.subdomain = $1 ORDER BY d.host",
+	    1, params, &st);
+	if (r == NULL) {
+		fprintf(stderr, "tenantctl: %s\n", db->error);
+		return 1;
+	}
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		fprintf(stderr, "tenantctl: no tenant \"%s\"\n", subdomain);
+		return 1;
+	}
+	for (i = 0; i < PQntuples(r); i++) {
+		if (!PQgetisnull(r, i, 0)) {
+			printf("%s%s\n", PQgetvalue(r, i, 0),
+			    PQgetvalue(r, i, 1)[0] == 't' ? " (primary)" : "");
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
 /* suspend, resume, delete, purge and retry: the admin API's steps */
 static int
 cmd_tenant_change(tn_db *db, const char *db_dir, const char *verb,
@@ -223,6 +257,9 @@ main(int argc, char **argv)
 	        strcmp(argv[2], "delete") == 0 ||
 	        strcmp(argv[2], "retry") == 0)) {
 		rc = cmd_tenant_change(&db, s.db_dir, argv[2], argv[3], 0);
+	} else if (strcmp(argv[1], "tenant") == 0 && argc == 4 &&
+	    strcmp(argv[2], "domains") == 0) {
+		rc = cmd_tenant_domains(&db, argv[3]);
 	} else if (strcmp(argv[1], "tenant") == 0 && argc == 5 &&
 	    strcmp(argv[2], "delete") == 0 && strcmp(argv[3], "--purge") == 0) {
 		rc = cmd_tenant_change(&db, s.db_dir, argv[2], argv[4], 1);

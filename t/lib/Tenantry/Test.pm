@@ -26,6 +26,9 @@ our @EXPORT = qw(
     psql capture pg_bindir run_as_owner
     unique_sub tenantd_pids proc_children proc_environ
     wait_until run_tap_program fcgi_request
+    set_cookies parse_cookie sign_in session_post session_token api
+    problem_slug problem_fields is_problem_slug iso_time iso_epoch
+    new_tenant add_user list_all uri_escape json_int
 );
 
 my $json = JSON::PP->new->utf8->canonical;
@@ -215,7 +218,8 @@ sub main_host {
 
 # One HTTP/1.1 request to the stack's nginx.  Options: headers
 # (arrayref of name, value pairs), body (bytes), json (perl data),
-# bearer (token), timeout (seconds, a failure bound only).
+# bearer (token), timeout (seconds, a failure bound only), local_addr
+# (the loopback address to connect from).
 # Returns {status, headers, body, json}; status 0 and an error on a
 # timeout or a broken connection.
 sub http {
@@ -254,18 +258,20 @@ sub http {
     $req .= "Connection: close\r\n\r\n";
     $req .= $body if defined $body;
 
-    return raw_http($req, timeout => $opt{timeout});
+    return raw_http($req, timeout => $opt{timeout},
+        local_addr => $opt{local_addr});
 }
 
 # Sends bytes verbatim to the stack's nginx and parses the answer as
 # http() does.
 sub raw_http {
     my ($bytes, %opt) = @_;
-    return raw_exchange_to(stack()->{port}, $bytes, $opt{timeout});
+    return raw_exchange_to(stack()->{port}, $bytes, $opt{timeout},
+        $opt{local_addr});
 }
 
 sub raw_exchange_to {
-    my ($port, $bytes, $timeout) = @_;
+    my ($port, $bytes, $timeout, $local_addr) = @_;
     my $started = time;
     my $deadline = $started + ($timeout || 10);
     my $sock = IO::Socket::INET->new(
@@ -273,6 +279,7 @@ sub raw_exchange_to {
         PeerPort => $port,
         Proto    => 'tcp',
         Timeout  => $timeout || 10,
+        $local_addr ? (LocalAddr => $local_addr) : (),
     );
 
     return { status => 0, error => "connect: $!", headers => {},
@@ -323,7 +330,7 @@ sub read_to_eof {
 sub parse_response {
     my ($raw) = @_;
     my $res = { status => 0, headers => {}, body => '', raw => $raw,
-        json => undef };
+        json => undef, set_cookies => [] };
     my $end = index $raw, "\r\n\r\n";
 
     if ($end < 0) {
@@ -343,6 +350,7 @@ sub parse_response {
     for my $line (@lines) {
         my ($name, $value) = $line =~ /^([^:]+):\s*(.*?)\s*$/ or next;
         $name = lc $name;
+        push @{ $res->{set_cookies} }, $value if $name eq 'set-cookie';
         $res->{headers}{$name} = exists $res->{headers}{$name}
             ? "$res->{headers}{$name}, $value" : $value;
     }
@@ -763,6 +771,271 @@ sub parse_cgi_response {
     $res->{body} = $body // '';
     decode_json_body($res);
     return $res;
+}
+
+# The Set-Cookie lines of a response, each one whole (a joined header
+# would be ambiguous: Expires dates contain commas).
+sub set_cookies {
+    my ($res) = @_;
+    return @{ $res->{set_cookies} || [] };
+}
+
+# Splits one Set-Cookie line into {name, value, attrs}; attribute names
+# are lower-cased and map to their value, or to 1 when they have none.
+sub parse_cookie {
+    my ($line) = @_;
+    my ($pair, @attrs) = split /\s*;\s*/, $line // '';
+    my ($name, $value) = ($pair // '') =~ /^([^=]*)=(.*)\z/s;
+    my %attrs;
+
+    for my $attr (@attrs) {
+        my ($key, $val) = $attr =~ /^([^=]*?)\s*(?:=\s*(.*))?\z/s;
+        $attrs{ lc $key } = defined $val ? $val : 1;
+    }
+
+    return { name => $name // '', value => $value // '', attrs => \%attrs };
+}
+
+# POST /api/session on a tenant's host with http()'s options.  The
+# sign-in rate limit is shared by every test on this machine, so a 429
+# is retried every second for up to retry_for seconds (a failure bound,
+# default 90).  Returns the last response.
+sub session_post {
+    my ($host, %opt) = @_;
+    my $deadline = time + (delete $opt{retry_for} // 90);
+    my $res;
+
+    while (1) {
+        $res = http('POST', $host, '/api/session', %opt);
+        return $res if $res->{status} != 429 || time >= $deadline;
+        sleep 1;
+    }
+}
+
+# Signs in with an email and a password (see session_post).
+sub sign_in {
+    my ($host, $email, $password, %opt) = @_;
+
+    return session_post($host, %opt,
+        json => { email => $email, password => $password });
+}
+
+# The tn_session value a response sets, or undef.
+sub session_token {
+    my ($res) = @_;
+
+    for my $line (set_cookies($res)) {
+        my $cookie = parse_cookie($line);
+        return $cookie->{value} if $cookie->{name} eq 'tn_session';
+    }
+
+    return undef;
+}
+
+# One API request as a signed-in user.  auth is {cookie => token} (sent
+# as tn_session with the host's own Origin on writes) or {bearer =>
+# token} or undef; the other options are http()'s.
+sub api {
+    my ($auth, $method, $host, $path, %opt) = @_;
+    my @headers = @{ delete $opt{headers} || [] };
+
+    $auth ||= {};
+
+    if (defined $auth->{cookie}) {
+        push @headers, Cookie => "tn_session=$auth->{cookie}";
+        push @headers, Origin => "http://$host"
+            unless $method =~ /^(?:GET|HEAD)$/;
+    }
+
+    $opt{bearer} = $auth->{bearer} if defined $auth->{bearer};
+    return http($method, $host, $path, %opt, headers => \@headers);
+}
+
+# The last path segment of a problem's type, e.g. "not-found".
+sub problem_slug {
+    my ($res) = @_;
+    my $type = ref $res->{json} eq 'HASH' ? $res->{json}{type} // '' : '';
+
+    return $type =~ m{/([^/]+)\z} ? $1 : $type;
+}
+
+# The field names a 422 problem lists in its errors.
+sub problem_fields {
+    my ($res) = @_;
+    my $errors = ref $res->{json} eq 'HASH' ? $res->{json}{errors} : undef;
+
+    return () unless ref $errors eq 'ARRAY';
+    return map { ref eq 'HASH' && defined $_->{field} ? $_->{field} : () }
+        @$errors;
+}
+
+# is_problem() plus the type's slug.  Returns true when all passed.
+sub is_problem_slug {
+    my ($res, $status, $slug, $name) = @_;
+    my $tb = Test::More->builder;
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    my $ok = is_problem($res, $status, $name);
+    $ok &= $tb->is_eq(problem_slug($res), $slug, "$name: slug $slug");
+    return $ok;
+}
+
+# An epoch time as the API writes timestamps: 2026-12-04T15:34:38.236Z.
+sub iso_time {
+    my ($epoch) = @_;
+    my $ms = int($epoch * 1000 + 0.5);
+    my @t = gmtime int($ms / 1000);
+
+    return sprintf '%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', $t[5] + 1900,
+        $t[4] + 1, @t[3, 2, 1, 0], $ms % 1000;
+}
+
+# The epoch time of an API timestamp, or undef when it is not one.
+sub iso_epoch {
+    my ($text) = @_;
+
+    return undef unless defined $text && !ref $text && $text
+        =~ /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z\z/;
+
+    my ($y, $mo, $d, $h, $mi, $s, $ms) = ($1, $2, $3, $4, $5, $6, $7);
+    my $epoch = eval {
+        require Time::Local;
+        Time::Local::timegm($s, $mi, $h, $d, $mo - 1, $y);
+    };
+
+    return defined $epoch ? $epoch + $ms / 1000 : undef;
+}
+
+# Onboards a tenant with a known owner and signs the owner in, as two
+# test assertions.  Returns {sub, host, email, password, token, user}:
+# token is the owner's session token, user the signed-in user.
+sub new_tenant {
+    my ($prefix) = @_;
+    my $tb = Test::More->builder;
+    my $sub = unique_sub($prefix);
+    my $host = host_for($sub);
+    my $email = "owner\@$sub.test";
+    my $password = "secret of $sub";
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    my $res = register($sub, email => $email, password => $password);
+    $tb->is_num($res->{status}, 201, "register $sub")
+        or $tb->diag("body: " . substr($res->{body} // '', 0, 500));
+
+    my $in = sign_in($host, $email, $password);
+    $tb->is_num($in->{status}, 201, "the owner of $sub signs in")
+        or $tb->diag("body: " . substr($in->{body} // '', 0, 500));
+
+    return {
+        sub      => $sub,
+        host     => $host,
+        email    => $email,
+        password => $password,
+        token    => session_token($in),
+        user     => ref $in->{json} eq 'HASH' ? $in->{json}{user} : undef,
+    };
+}
+
+# Has a tenant's owner create a user with POST /api/users (fields:
+# email, name, password, role), as one test assertion; with sign_in,
+# the user signs in too.  Returns {id, email, password, token, user}.
+sub add_user {
+    my ($tenant, %opt) = @_;
+    my $tb = Test::More->builder;
+    my $name = $opt{name} // 'User';
+    my $email = $opt{email}
+        // lc($name =~ s/\W+/./gr) . ".$$." . int(rand 1e9) . '@user.test';
+    my $password = $opt{password} // 'user password 1';
+    my %body = (email => $email, name => $name, password => $password);
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    $body{role} = $opt{role} if defined $opt{role};
+
+    my $res = api({ bearer => $tenant->{token} }, 'POST', $tenant->{host},
+        '/api/users', json => \%body);
+    $tb->is_num($res->{status}, 201, "the owner adds $email")
+        or $tb->diag("body: " . substr($res->{body} // '', 0, 500));
+
+    my $user = ref $res->{json} eq 'HASH' ? $res->{json} : {};
+    my %added = (id => $user->{id}, email => $email, password => $password,
+        user => $user);
+
+    if ($opt{sign_in}) {
+        my $in = sign_in($tenant->{host}, $email, $password);
+        $tb->is_num($in->{status}, 201, "$email signs in")
+            or $tb->diag("body: " . substr($in->{body} // '', 0, 500));
+        $added{token} = session_token($in);
+    }
+
+    return \%added;
+}
+
+# Follows next_cursor from the first page of a list to its end, at most
+# max_pages pages (default 200).  Returns {items, pages, error}; error
+# names the first page that was not a 200 list.
+sub list_all {
+    my ($auth, $host, $path, $key, %opt) = @_;
+    my $max = $opt{max_pages} // 200;
+    my (@items, @pages);
+    my $cursor;
+
+    while (@pages < $max) {
+        my @query;
+        push @query, "limit=$opt{limit}" if defined $opt{limit};
+        push @query, 'cursor=' . uri_escape($cursor) if defined $cursor;
+
+        my $sep = $path =~ /\?/ ? '&' : '?';
+        my $url = @query ? $path . $sep . join('&', @query) : $path;
+        my $res = api($auth, 'GET', $host, $url);
+        my $page = $res->{json};
+
+        push @pages, $res;
+
+        if ($res->{status} != 200 || ref $page ne 'HASH'
+            || ref $page->{$key} ne 'ARRAY') {
+            return { items => \@items, pages => \@pages,
+                error => "GET $url: status $res->{status}, body "
+                    . substr($res->{body} // '', 0, 300) };
+        }
+
+        push @items, @{ $page->{$key} };
+        $cursor = $page->{next_cursor};
+
+        return { items => \@items, pages => \@pages } unless defined $cursor;
+
+        if (ref $cursor || $cursor eq '') {
+            return { items => \@items, pages => \@pages,
+                error => "GET $url: next_cursor is not a non-empty string" };
+        }
+    }
+
+    return { items => \@items, pages => \@pages,
+        error => "still a next_cursor after $max pages" };
+}
+
+# Percent-encodes everything but unreserved characters.
+sub uri_escape {
+    my ($text) = @_;
+    my $bytes = $text;
+
+    utf8::encode($bytes) if utf8::is_utf8($bytes);
+    $bytes =~ s/([^A-Za-z0-9._~-])/sprintf '%%%02X', ord $1/ge;
+    return $bytes;
+}
+
+# True when a decoded JSON value was an integer number, not a string
+# that looks like one.
+sub json_int {
+    my ($value) = @_;
+
+    return 0 if !defined $value || ref $value;
+    require B;
+
+    my $flags = B::svref_2object(\$value)->FLAGS;
+    return ($flags & B::SVf_IOK()) && !($flags & B::SVf_POK()) ? 1 : 0;
 }
 
 1;
