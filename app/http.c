@@ -366,13 +366,15 @@ utf8_valid(const unsigned char *s, size_t len)
 }
 
 /*
- * Finds a \u0000 escape (not an escaped backslash before "u0000"): C
- * strings would end there, so such a body is refused as a whole.
+ * Finds a \u0000 escape inside an object key. json-c keeps keys as C
+ * strings, so such a key would pass for a shorter one: the body is
+ * refused as a whole. (In values the escape reaches the field checks,
+ * which name the field.)
  */
 static int
-has_nul_escape(const char *s, size_t len)
+nul_in_key(const char *s, size_t len)
 {
-	size_t i, slashes;
+	size_t i, j, slashes;
 
 	for (i = 0; i + 6 <= len; i++) {
 		if (s[i] != '\\' || strncasecmp(s + i + 1, "u0000", 5) != 0) {
@@ -381,7 +383,19 @@ has_nul_escape(const char *s, size_t len)
 		for (slashes = 0; slashes < i && s[i - 1 - slashes] == '\\';
 		     slashes++) {
 		}
-		if (slashes % 2 == 0) {
+		if (slashes % 2 != 0) {
+			continue;
+		}
+
+		/* the end of this string, then what follows it */
+		for (j = i + 6; j < len && s[j] != '"'; j++) {
+			if (s[j] == '\\') {
+				j++;
+			}
+		}
+		for (j++; j < len && strchr(" \t\r\n", s[j]) != NULL; j++) {
+		}
+		if (j < len && s[j] == ':') {
 			return 1;
 		}
 	}
@@ -414,7 +428,7 @@ tn_http_json_body(tn_req *req)
 		return NULL;
 	}
 	if (memchr(req->body, '\0', req->body_len) != NULL ||
-	    has_nul_escape(req->body, req->body_len)) {
+	    nul_in_key(req->body, req->body_len)) {
 		tn_http_problem(req, 400, "invalid-json",
 		    "the request body contains a NUL character", NULL);
 		return NULL;

@@ -100,9 +100,12 @@ tn_valid_string(tn_valid *v, json_object *obj, const char *field, int required,
 	}
 
 	*out = json_object_get_string(value);
+	if (strlen(*out) != (size_t)json_object_get_string_len(value)) {
+		tn_valid_error(v, field, "must not contain NUL characters");
+		return TN_FIELD_INVALID;
+	}
 	len = tn_valid_utf8_len(*out);
-	if (len < min || len > max ||
-	    strlen(*out) != (size_t)json_object_get_string_len(value)) {
+	if (len < min || len > max) {
 		if (min == 0) {
 			snprintf(detail, sizeof(detail),
 			    "must be at most %zu characters long", max);
