@@ -48,42 +48,63 @@ task_id(tn_req *req, char id[24])
 }
 
 /*
- * Locks the project (so that positions change one writer at a time) and
- * checks the assignee. Returns 0; or -1 after answering 404 for a missing
- * project, 422 for an unknown assignee.
+ * Adds an error when the body names an assignee who is not a user of
+ * this tenant, so that it is listed with every other invalid field.
+ * Returns -1 after answering a database failure.
  */
 static int
-lock_project(tn_req *req, const char *project, const task_fields *f)
+check_assignee(tn_req *req, tn_valid *v, const task_fields *f)
 {
-	const char *params[2];
+	const char *params[1] = {f->assignee};
 	tn_db_status st;
 	PGresult *r;
-	int found, assignee_ok;
-	tn_valid v = {0};
+	int known;
 
-	params[0] = project;
-	params[1] = f->assignee_f == TN_FIELD_SET ? f->assignee : NULL;
+	if (f->assignee_f != TN_FIELD_SET) {
+		return 0;
+	}
+
+	r = tn_db_exec(
+	    req->db, "SELECT 1 FROM users WHERE id = $1", 1, params, 0, &st);
+	if (r == NULL) {
+		tn_answer_db_failure(req, st);
+		return -1;
+	}
+	known = PQntuples(r) == 1;
+	PQclear(r);
+
+	if (!known) {
+		tn_valid_error(
+		    v, "assignee_id", "is not a user of this tenant");
+	}
+	return 0;
+}
+
+/*
+ * Locks the project, so that positions change one writer at a time.
+ * Returns 0, or -1 after answering 404 for a missing project.
+ */
+static int
+lock_project(tn_req *req, const char *project)
+{
+	const char *params[1] = {project};
+	tn_db_status st;
+	PGresult *r;
+	int found;
+
 	r = tn_db_exec(req->db,
-	    "SELECT $2::bigint IS NULL OR EXISTS (SELECT 1 FROM users"
-	    "  WHERE id = $2::bigint)"
-	    " FROM projects WHERE id = $1 FOR UPDATE",
-	    2, params, 0, &st);
+	    "SELECT 1 FROM projects WHERE id = $1 FOR UPDATE", 1, params, 0,
+	    &st);
 	if (r == NULL) {
 		tn_answer_db_failure(req, st);
 		return -1;
 	}
 	found = PQntuples(r) == 1;
-	assignee_ok = found && PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
 
 	if (!found) {
 		tn_http_problem(req, 404, "not-found", "no such project", NULL);
 		return -1;
-	}
-	if (!assignee_ok) {
-		tn_valid_error(
-		    &v, "assignee_id", "is not a user of this tenant");
-		return tn_resource_invalid(req, v.errors);
 	}
 	return 0;
 }
@@ -247,12 +268,17 @@ tn_api_tasks_create(tn_req *req)
 	}
 
 	read_fields(&v, body, 1, &f);
+	if (check_assignee(req, &v, &f) != 0) {
+		json_object_put(v.errors);
+		json_object_put(body);
+		return;
+	}
 	if (v.errors != NULL) {
 		tn_resource_invalid(req, v.errors);
 		json_object_put(body);
 		return;
 	}
-	if (lock_project(req, project, &f) != 0) {
+	if (lock_project(req, project) != 0) {
 		json_object_put(body);
 		return;
 	}
@@ -389,6 +415,11 @@ tn_api_tasks_update(tn_req *req)
 	}
 
 	read_fields(&v, body, 0, &f);
+	if (check_assignee(req, &v, &f) != 0) {
+		json_object_put(v.errors);
+		json_object_put(body);
+		return;
+	}
 	if (v.errors != NULL) {
 		tn_resource_invalid(req, v.errors);
 		json_object_put(body);
@@ -408,7 +439,7 @@ tn_api_tasks_update(tn_req *req)
 		return;
 	}
 	if (load_task(req, id, match ? version : NULL, project, status) != 0 ||
-	    lock_project(req, project, &f) != 0) {
+	    lock_project(req, project) != 0) {
 		json_object_put(body);
 		return;
 	}

@@ -757,4 +757,12 @@ for my $case (
     is(task_state($owner, $host, $id{t2}), $state, 'A\'s task is unchanged');
 }
 
+# An unknown assignee is listed with every other invalid field at once.
+{
+    my $res = api($owner, 'POST', $host, "/api/projects/$project{main}/tasks",
+        json => { title => '', assignee_id => 999999, status => 'later' });
+    refused_ok($res, [422], [qw(title assignee_id status)],
+        'three invalid fields, one of them an unknown assignee');
+}
+
 done_testing();
