@@ -26,6 +26,9 @@ void tn_admin_domains_list(tn_req *req);
 void tn_admin_domains_add(tn_req *req);
 void tn_admin_domains_delete(tn_req *req);
 
+/* admin_pipeline.c */
+void tn_admin_trigger_pipeline(tn_req *req);
+
 /*
  * Brings a host name into its stored form (lower case, no trailing dot)
  * in out. Returns NULL when it is a valid custom host name, else the rule

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dns.h"
 #include "lifecycle.h"
 #include "log.h"
 
@@ -68,6 +69,11 @@ tn_lifecycle_purge(tn_db *db, const char *subdomain, char *err, size_t errlen)
 		snprintf(err, errlen,
 		    "the tenant is %s: delete it before purging it", t.status);
 		return TN_ONBOARD_TAKEN;
+	}
+
+	/* the record first: a DNS failure leaves the tenant to purge later */
+	if (tn_dns_delete(t.subdomain, err, errlen) != 0) {
+		return TN_ONBOARD_FAILED;
 	}
 
 	/*

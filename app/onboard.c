@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "dns.h"
 #include "log.h"
 #include "migrate.h"
 #include "onboard.h"
@@ -269,6 +270,17 @@ step_activate(
 	return TN_ONBOARD_OK;
 }
 
+/* The tenant's DNS record, when a provider is configured (idempotent). */
+static tn_onboard_status
+step_dns(tn_db *db, const char *db_dir, tn_tenant *t, char *err, size_t errlen)
+{
+	(void)db;
+	(void)db_dir;
+	return tn_dns_upsert(t->subdomain, err, errlen) == 0
+	    ? TN_ONBOARD_OK
+	    : TN_ONBOARD_FAILED;
+}
+
 typedef struct {
 	const char *name;
 	tn_onboard_status (*run)(
@@ -280,6 +292,7 @@ static const step steps[] = {
     {"role", step_role},
     {"schema", step_schema},
     {"first_user", step_first_user},
+    {"dns", step_dns},
     {"activate", step_activate},
 };
 

@@ -81,6 +81,8 @@ static const route routes[] = {
         tn_admin_domains_add},
     {ON_MAIN, "DELETE", "/admin/tenants/*/domains/*", NEEDS_ADMIN,
         tn_admin_domains_delete},
+    {ON_MAIN, "POST", "/admin/trigger-pipeline", NEEDS_ADMIN,
+        tn_admin_trigger_pipeline},
 };
 
 /*

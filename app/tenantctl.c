@@ -12,6 +12,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "settings.h"
+#include "vault.h"
 #include "tenant.h"
 
 static void
@@ -231,7 +232,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "tenantctl: cannot initialise libsodium\n");
 		return 1;
 	}
-	if (tn_settings_load(&s, err, sizeof(err)) != 0) {
+	if (tn_vault_load(err, sizeof(err)) != 0 ||
+	    tn_settings_load(&s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "tenantctl: %s\n", err);
 		return 1;
 	}

@@ -23,8 +23,10 @@
 #include <sodium.h>
 
 #include "db.h"
+#include "dns.h"
 #include "log.h"
 #include "settings.h"
+#include "vault.h"
 #include "worker.h"
 
 #define BACKLOG          1024
@@ -423,7 +425,10 @@ main(void)
 		tn_log(TN_LOG_ALERT, "cannot initialise libsodium");
 		return 1;
 	}
-	if (tn_settings_load(&settings, err, sizeof(err)) != 0) {
+	/* secrets kept in Vault become settings like any other */
+	if (tn_vault_load(err, sizeof(err)) != 0 ||
+	    tn_settings_load(&settings, err, sizeof(err)) != 0 ||
+	    tn_dns_check(err, sizeof(err)) != 0) {
 		tn_log(TN_LOG_ALERT, "%s", err);
 		return 1;
 	}

@@ -16,15 +16,6 @@ use Tenantry::Test;
 
 my $s = stack();
 my $sub = unique_sub('proc');
-my %started;
-
-END {
-    for my $pid (keys %started) {
-        kill 'KILL', $pid;
-        waitpid $pid, 0;
-    }
-}
-
 is(register($sub)->{status}, 201, "register $sub");
 
 # The number of CPUs, as nproc counts them.
@@ -170,82 +161,6 @@ SKIP: {
 
 # 5. A second master, spoken to directly over FastCGI.
 
-# Starts a tenantd with its own socket and the given settings, as the
-# same user as the stack's tenantd.  Returns {pid, socket, log}.
-sub start_tenantd {
-    my (%settings) = @_;
-    my $dir = tempdir(CLEANUP => 1);
-    my ($uid, $gid) = (stat "/proc/$master")[4, 5];
-    my @as = ();
-
-    if ($> == 0 && $uid != 0) {
-        chown $uid, $gid, $dir;
-        @as = ('setpriv', "--reuid=$uid", "--regid=$gid",
-            (getpwuid $uid) ? '--init-groups' : '--clear-groups', '--');
-    }
-
-    my $t = {
-        socket => "$dir/tenantd.sock",
-        log    => "$dir/tenantd.log",
-    };
-    my %env = (
-        TENANTRY_DATABASE_URL    => $s->{dburl},
-        TENANTRY_DOMAIN          => $s->{domain},
-        TENANTRY_ADMIN_TOKEN     => $s->{token},
-        TENANTRY_DB_DIR          => "$s->{top}/db",
-        TENANTD_LISTEN           => "unix:$t->{socket}",
-        TENANTD_WORKERS          => 2,
-        TENANTD_SHUTDOWN_TIMEOUT => 5,
-        %settings,
-    );
-
-    $t->{pid} = fork() // die "fork: $!";
-
-    if ($t->{pid} == 0) {
-        delete @ENV{ grep { /^(?:TENANTRY|TENANTD)_/ } keys %ENV };
-        @ENV{ keys %env } = values %env;
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', $t->{log};
-        open STDERR, '>&', \*STDOUT;
-        exec @as, "$s->{build}/app/tenantd" or POSIX::_exit(127);
-    }
-
-    $started{ $t->{pid} } = 1;
-
-    ok(wait_until(sub { -S $t->{socket} }, 15),
-        "tenantd $t->{pid} opened its socket") or show_log($t);
-    ok(wait_until(sub { proc_children($t->{pid}) == 2 }, 10),
-        "tenantd $t->{pid} has 2 workers") or show_log($t);
-
-    return $t;
-}
-
-sub show_log {
-    my ($t) = @_;
-    open my $fh, '<', $t->{log} or return;
-    my @lines = <$fh>;
-    diag("tenantd log:\n", @lines[ ($#lines > 30 ? $#lines - 30 : 0)
-        .. $#lines ]);
-}
-
-# Sends SIGTERM and waits for the master within a bound; returns its
-# wait status, or undef when it is still running.
-sub stop_tenantd {
-    my ($t, $bound) = @_;
-    my $status;
-
-    kill 'TERM', $t->{pid};
-
-    my $exited = wait_until(sub {
-        return 0 unless waitpid($t->{pid}, WNOHANG) == $t->{pid};
-        $status = $?;
-        return 1;
-    }, $bound);
-
-    delete $started{ $t->{pid} } if $exited;
-    return $exited ? $status : undef;
-}
-
 # What nginx's wildcard block passes, with a request id in nginx's form.
 my $request_id = '0123456789abcdef0123456789abcdef';
 my %params = (
@@ -297,7 +212,7 @@ subtest 'a second master recycles workers and stops slowly' => sub {
     my $status = stop_tenantd($t, 5 + 5);
 
     ok(defined $status, 'SIGTERM: the master exits within the shutdown'
-        . ' bound') or show_log($t);
+        . ' bound') or show_tenantd_log($t);
     is($status, 0, 'SIGTERM: the master exits 0') if defined $status;
     ok(!-e $t->{socket}, 'SIGTERM: the socket is removed');
     close $stuck if $stuck;
@@ -328,7 +243,7 @@ subtest 'a master without its database answers 503' => sub {
     my $status = stop_tenantd($t, 5 + 5);
 
     ok(defined $status, 'SIGTERM: exits within the shutdown bound')
-        or show_log($t);
+        or show_tenantd_log($t);
     is($status, 0, 'SIGTERM: exits 0') if defined $status;
     ok(!-e $t->{socket}, 'SIGTERM: the socket is removed');
 };

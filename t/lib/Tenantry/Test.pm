@@ -29,6 +29,7 @@ our @EXPORT = qw(
     set_cookies parse_cookie sign_in session_post session_token api
     problem_slug problem_fields is_problem_slug iso_time iso_epoch
     new_tenant add_user list_all uri_escape json_int
+    free_port start_tenantd stop_tenantd show_tenantd_log
 );
 
 my $json = JSON::PP->new->utf8->canonical;
@@ -1036,6 +1037,111 @@ sub json_int {
 
     my $flags = B::svref_2object(\$value)->FLAGS;
     return ($flags & B::SVf_IOK()) && !($flags & B::SVf_POK()) ? 1 : 0;
+}
+
+# Second tenantd masters started by start_tenantd, killed at exit by the
+# process that started them.
+my %tenantd_started;
+my $tenantd_owner = $$;
+
+# Starts a tenantd with its own socket and the given settings (on top of
+# the stack's database, domain, admin token and migrations), as the same
+# user as the stack's tenantd.  Two assertions: the socket opens, the
+# workers run.  Returns {pid, socket, log, dir}.
+sub start_tenantd {
+    my (%settings) = @_;
+    my $s = stack();
+    my ($master) = tenantd_pids();
+    my $dir = tempdir(CLEANUP => 1);
+    my ($uid, $gid) = $master ? (stat "/proc/$master")[4, 5] : (0, 0);
+    my @as = ();
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    if ($> == 0 && $uid != 0) {
+        chown $uid, $gid, $dir;
+        @as = ('setpriv', "--reuid=$uid", "--regid=$gid",
+            (getpwuid $uid) ? '--init-groups' : '--clear-groups', '--');
+    }
+
+    my $t = {
+        dir    => $dir,
+        socket => "$dir/tenantd.sock",
+        log    => "$dir/tenantd.log",
+    };
+    my %env = (
+        TENANTRY_DATABASE_URL    => $s->{dburl},
+        TENANTRY_DOMAIN          => $s->{domain},
+        TENANTRY_ADMIN_TOKEN     => $s->{token},
+        TENANTRY_DB_DIR          => "$s->{top}/db",
+        TENANTD_LISTEN           => "unix:$t->{socket}",
+        TENANTD_WORKERS          => 2,
+        TENANTD_SHUTDOWN_TIMEOUT => 5,
+        %settings,
+    );
+    my $workers = $env{TENANTD_WORKERS};
+
+    $t->{pid} = fork() // die "fork: $!";
+
+    if ($t->{pid} == 0) {
+        delete @ENV{ grep { /^(?:TENANTRY|TENANTD)_/ } keys %ENV };
+        @ENV{ keys %env } = values %env;
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $t->{log};
+        open STDERR, '>&', \*STDOUT;
+        exec @as, "$s->{build}/app/tenantd" or POSIX::_exit(127);
+    }
+
+    $tenantd_started{ $t->{pid} } = 1;
+
+    Test::More::ok(wait_until(sub { -S $t->{socket} }, 15),
+        "tenantd $t->{pid} opened its socket") or show_tenantd_log($t);
+    Test::More::ok(wait_until(sub {
+        proc_children($t->{pid}) == $workers }, 10),
+        "tenantd $t->{pid} has $workers workers") or show_tenantd_log($t);
+
+    return $t;
+}
+
+# Shows the last lines of a tenantd's log as diagnostics.
+sub show_tenantd_log {
+    my ($t) = @_;
+    open my $fh, '<', $t->{log} or return;
+    my @lines = <$fh>;
+    Test::More::diag("tenantd log:\n",
+        @lines[ ($#lines > 30 ? $#lines - 30 : 0) .. $#lines ]);
+}
+
+# Sends SIGTERM and waits for the master within a bound; returns its
+# wait status, or undef when it is still running.
+sub stop_tenantd {
+    my ($t, $bound) = @_;
+    my $status;
+
+    kill 'TERM', $t->{pid};
+
+    my $exited = wait_until(sub {
+        return 0 unless waitpid($t->{pid}, WNOHANG) == $t->{pid};
+        $status = $?;
+        return 1;
+    }, $bound);
+
+    delete $tenantd_started{ $t->{pid} } if $exited;
+    return $exited ? $status : undef;
+}
+
+# Kills what start_tenantd left running (before the stack stops).
+END {
+    my $exit = $?;
+
+    if ($$ == $tenantd_owner) {
+        for my $pid (keys %tenantd_started) {
+            kill 'KILL', $pid;
+            waitpid $pid, 0;
+        }
+    }
+
+    $? = $exit;
 }
 
 1;
