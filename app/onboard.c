@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -9,6 +11,7 @@
 #include "dns.h"
 #include "log.h"
 #include "migrate.h"
+#include "pipeline.h"
 #include "onboard.h"
 
 static tn_onboard_status
@@ -281,6 +284,37 @@ step_dns(tn_db *db, const char *db_dir, tn_tenant *t, char *err, size_t errlen)
 	    : TN_ONBOARD_FAILED;
 }
 
+/*
+ * With TENANTRY_PIPELINE_ON_ONBOARD set, the deploy pipeline is started
+ * with the new subdomain as its input (and the ref that setting names,
+ * "main" when it is just "1"). A dispatch that fails is retried with the
+ * step.
+ */
+static tn_onboard_status
+step_pipeline(
+    tn_db *db, const char *db_dir, tn_tenant *t, char *err, size_t errlen)
+{
+	const char *on = getenv("TENANTRY_PIPELINE_ON_ONBOARD");
+	json_object *inputs;
+	tn_pipeline_status ps;
+	int status;
+
+	(void)db;
+	(void)db_dir;
+	if (on == NULL || *on == '\0' || strcmp(on, "0") == 0) {
+		return TN_ONBOARD_OK;
+	}
+
+	inputs = json_object_new_object();
+	json_object_object_add(
+	    inputs, "tenant", json_object_new_string(t->subdomain));
+	ps = tn_pipeline_dispatch("deploy", strcmp(on, "1") == 0 ? "main" : on,
+	    inputs, &status, err, errlen);
+	json_object_put(inputs);
+
+	return ps == TN_PIPELINE_OK ? TN_ONBOARD_OK : TN_ONBOARD_FAILED;
+}
+
 typedef struct {
 	const char *name;
 	tn_onboard_status (*run)(
@@ -293,6 +327,7 @@ static const step steps[] = {
     {"schema", step_schema},
     {"first_user", step_first_user},
     {"dns", step_dns},
+    {"pipeline", step_pipeline},
     {"activate", step_activate},
 };
 
@@ -317,6 +352,21 @@ step_done(tn_db *db, const tn_tenant *t, const char *name)
 	return done;
 }
 
+/*
+ * Fault injection for the tests of resumed onboarding:
+ * TENANTRY_ONBOARD_FAULT=STEP:fail makes STEP fail, STEP:kill kills the
+ * process right after STEP did its work. Unset in normal operation.
+ */
+static int
+fault_at(const char *name, const char *what)
+{
+	const char *fault = getenv("TENANTRY_ONBOARD_FAULT");
+	size_t n = strlen(name);
+
+	return fault != NULL && strncmp(fault, name, n) == 0 &&
+	    fault[n] == ':' && strcmp(fault + n + 1, what) == 0;
+}
+
 /* Runs one step, recorded as it starts and as it ends. */
 static tn_onboard_status
 run_one(tn_db *db, const char *db_dir, tn_tenant *t, const step *one, char *err,
@@ -325,7 +375,16 @@ run_one(tn_db *db, const char *db_dir, tn_tenant *t, const step *one, char *err,
 	tn_onboard_status os;
 
 	record_step(db, t, one->name, "running", NULL);
-	os = one->run(db, db_dir, t, err, errlen);
+	if (fault_at(one->name, "fail")) {
+		snprintf(err, errlen, "fault injected at step %s", one->name);
+		os = TN_ONBOARD_FAILED;
+	} else {
+		os = one->run(db, db_dir, t, err, errlen);
+	}
+	if (fault_at(one->name, "kill")) {
+		/* dies after the step's work, before it is recorded */
+		raise(SIGKILL);
+	}
 	record_step(db, t, one->name, os == TN_ONBOARD_OK ? "done" : "failed",
 	    os == TN_ONBOARD_OK ? NULL : err);
 

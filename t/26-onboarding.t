@@ -60,7 +60,7 @@ is($res->{status}, 200, 'the retry completes the tenant')
 is($res->{json}{status}, 'active', 'which is active');
 (undef, $steps) = steps_of($sub);
 is(join(',', map { "$_=$steps->{$_}{status}" } sort keys %$steps),
-    'activate=done,dns=done,first_user=done,reserve=done,role=done,schema=done',
+    'activate=done,dns=done,first_user=done,pipeline=done,reserve=done,role=done,schema=done',
     'every step is done');
 
 my $api = http('GET', host_for($sub), '/api/tenant');

@@ -22,6 +22,7 @@ plan skip_all => 'FCGI::Client is not installed (libfcgi-client-perl)'
 my $s = stack();
 my $json = JSON::PP->new->canonical;
 my $repo = 'acme-org/tenantry-deploy';
+my $onboard_repo = 'acme-org/tenantry-onboard';
 my $token = 'ghp_pipelineUnitToken5a7c9e';
 my $wrong = 'ghp_revokedUnitToken0000';
 my %workflow_inputs = map { $_ => 1 } qw(tenant version);
@@ -87,9 +88,10 @@ my $fake = loopback_server(sub {
     return github(400, { message => $problems }) if $problems;
 
     return github(404, { message => 'Not Found' })
-        unless $repository eq $repo
+        unless ($repository eq $repo || $repository eq $onboard_repo)
         && $workflow =~ /^(?:ui|api|db|deploy)\.yml\z/;
-    return github(404, { message => 'Not Found' }) if $workflow eq 'deploy.yml';
+    return github(404, { message => 'Not Found' })
+        if $workflow eq 'deploy.yml' && $repository eq $repo;
     return github(403, { message => 'Resource not accessible by personal access token' })
         if $workflow eq 'db.yml';
 
@@ -239,6 +241,34 @@ is_problem_slug($res, 502, 'pipeline-auth-failed', 'a token GitHub refuses');
 like($res->{json}{detail}, qr/\(HTTP 401\): Bad credentials/,
     'with GitHub\'s status and message');
 
+# 4b. Onboarding starts the deploy pipeline with the new subdomain.
+
+my $t3 = start_tenantd(
+    TENANTRY_GITHUB_REPOSITORY   => $onboard_repo,
+    TENANTRY_GITHUB_TOKEN        => $token,
+    TENANTRY_GITHUB_API_URL      => $fake->url,
+    TENANTRY_PIPELINE_ON_ONBOARD => 1,
+);
+my $sub = unique_sub('pipe');
+my $register = $json->encode({ subdomain => $sub, name => 'Piped',
+    owner => { email => "o\@$sub.test", password => 'pipe password' } });
+$n = fake_count();
+$res = fcgi_request($t3->{socket}, { TENANTRY_SITE => 'main',
+    REQUEST_METHOD => 'POST', DOCUMENT_URI => '/admin/register-user',
+    REQUEST_ID => 'c' x 32, CONTENT_TYPE => 'application/json',
+    CONTENT_LENGTH => length $register,
+    HTTP_AUTHORIZATION => "Bearer $s->{token}" }, body => $register);
+is($res->{status}, 201, 'onboarding with the pipeline setting succeeds')
+    or diag($res->{body});
+($req) = $fake->requests_since($n);
+is($req->{path} // '',
+    "/repos/$onboard_repo/actions/workflows/deploy.yml/dispatches",
+    'onboarding dispatched the deploy workflow');
+is_deeply(eval { $json->decode($req->{body} // '') },
+    { ref => 'main', inputs => { tenant => $sub } },
+    'on main, with the new subdomain as the tenant input');
+push @responses, $res;
+
 # 5. GitHub out of reach.
 
 $fake->stop;
@@ -263,7 +293,8 @@ SKIP: {
 
 # 7. No token in any answer or log line.
 
-my $logs = join '', map { local (@ARGV, $/) = $_->{log}; <> // '' } $t, $t2;
+my $logs = join '', map { local (@ARGV, $/) = $_->{log}; <> // '' } $t, $t2,
+    $t3;
 my $answers = join '', map { $_->{body} // '' } @responses;
 for my $secret ($token, $wrong) {
     unlike($logs, qr/\Q$secret\E/, 'the tenantd logs show no GitHub token');
