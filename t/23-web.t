@@ -283,6 +283,28 @@ sub is_problem_like {
         isnt($rc, 0, "render refuses $name=$value");
         like($text, qr/\Q$name\E/, "render names $name");
     }
+
+    # without trusted proxies the connection's own address and scheme
+    like($out, qr{^\s*# no trusted proxies$}m,
+        'render: no proxy is trusted by default');
+    like($out, qr{map "\$https:no:\$http_x_forwarded_proto"},
+        'render: X-Forwarded-Proto is ignored by default');
+
+    $out = render_with($render, $dir, { %env,
+        TENANTRY_TRUSTED_PROXIES => '10.0.0.0/16, fd00::/8' });
+    like($out, qr{set_real_ip_from 10\.0\.0\.0/16; set_real_ip_from fd00::/8; real_ip_header X-Forwarded-For; real_ip_recursive on;},
+        'render: trusted proxies give the client address');
+    like($out, qr{map "\$https:yes:\$http_x_forwarded_proto"},
+        'render: and their X-Forwarded-Proto is believed');
+    mkdir "$dir/$_" for qw(log run nginx);
+    my ($rc, $text) = capture(['nginx', '-t', '-c', "$dir/nginx.conf",
+        '-e', "$dir/log/error.log"]);
+    is($rc, 0, 'nginx accepts the configuration with trusted proxies')
+        or diag($text);
+
+    ($rc, $text) = capture([$render, "$dir/bad.conf"], %env,
+        TENANTRY_TRUSTED_PROXIES => '10.0.0.0/8; include /etc/passwd');
+    isnt($rc, 0, 'render refuses a proxy list with anything but addresses');
 }
 
 # Renders the configuration with these environment settings; returns it.

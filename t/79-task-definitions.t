@@ -24,6 +24,7 @@ my %outputs = (
     EnvironmentName           => 'staging',
     Region                    => 'eu-west-1',
     Domain                    => 'example.com',
+    VpcCidr                   => '10.40.0.0/16',
     ExecutionRoleArn          => 'arn:aws:iam::123456789012:role/exec',
     BootstrapExecutionRoleArn => 'arn:aws:iam::123456789012:role/boot',
     TaskRoleArn               => 'arn:aws:iam::123456789012:role/task',
