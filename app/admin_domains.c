@@ -163,6 +163,14 @@ tn_admin_domains_add(tn_req *req)
 	st = tn_db_begin(req->db);
 	r = NULL;
 	if (st == TN_DB_OK) {
+		/* one change of a tenant's domains at a time */
+		r = tn_db_exec(req->db,
+		    "SELECT 1 FROM public.tenants WHERE id = $1 FOR UPDATE", 1,
+		    params, 0, &st);
+		PQclear(r);
+		r = NULL;
+	}
+	if (st == TN_DB_OK) {
 		r = tn_db_exec(req->db,
 		    "UPDATE public.tenant_domains SET is_primary = false"
 		    " WHERE tenant_id = $1 AND is_primary AND host <> $2"

@@ -57,6 +57,15 @@ tn_answer_db_failure(tn_req *req, tn_db_status st)
 		return;
 	}
 
+	/* a deadlock or serialization failure: the same request may pass */
+	if (strcmp(req->db->sqlstate, "40P01") == 0 ||
+	    strcmp(req->db->sqlstate, "40001") == 0) {
+		tn_http_problem(req, 503, "conflict-retry",
+		    "the request collided with another one; try again", NULL);
+		tn_http_header(req, "Retry-After", "1");
+		return;
+	}
+
 	/* statement_timeout and lock timeouts: the query took too long */
 	if (strcmp(req->db->sqlstate, "57014") == 0 ||
 	    strcmp(req->db->sqlstate, "55P03") == 0) {

@@ -41,19 +41,32 @@ load_credentials(tn_req *req, const char *email, PGresult **r)
 
 /* Stores a new session for user and answers it with its cookie. */
 static void
-open_session(tn_req *req, const char *user_id)
+open_session(tn_req *req, const char *user_id, const char *password_hash)
 {
 	char token[TN_TOKEN_LEN + 1], hash[TN_TOKEN_HASH_LEN + 1];
 	char seconds[16];
 	const char *params[3] = {user_id, hash, seconds};
 	tn_db_status st;
 	PGresult *r = NULL;
+	int locked;
 
 	tn_auth_new_token(token, hash);
 	snprintf(seconds, sizeof(seconds), "%d", TN_SESSION_SECONDS);
 
 	st = tn_db_begin_scoped(req->db, req->tenant.schema, req->tenant.role);
 	if (st == TN_DB_OK) {
+		/* the password checked may have changed, the user gone */
+		locked = tn_auth_lock_user(req, user_id, password_hash, NULL);
+		if (locked < 0) {
+			tn_db_rollback(req->db);
+			return;
+		}
+		if (locked == 0) {
+			tn_db_rollback(req->db);
+			tn_http_problem(req, 401, "invalid-credentials",
+			    "the email address or the password is wrong", NULL);
+			return;
+		}
 		r = tn_db_exec(req->db,
 		    "WITH s AS (INSERT INTO auth_tokens"
 		    " (user_id, kind, token_hash, expires_at)"
@@ -82,11 +95,11 @@ open_session(tn_req *req, const char *user_id)
 void
 tn_api_session_create(tn_req *req)
 {
-	const char *email, *password, *hash = NULL;
+	char user_id[24] = "", hash[crypto_pwhash_STRBYTES] = "";
+	const char *email, *password;
 	tn_valid v = {0};
 	json_object *body;
 	PGresult *r;
-	char user_id[24] = "";
 
 	if (tn_auth_same_origin(req, 0) != 0) {
 		return;
@@ -111,11 +124,11 @@ tn_api_session_create(tn_req *req)
 	}
 	if (PQntuples(r) == 1) {
 		snprintf(user_id, sizeof(user_id), "%s", PQgetvalue(r, 0, 0));
-		hash = PQgetvalue(r, 0, 1);
+		snprintf(hash, sizeof(hash), "%s", PQgetvalue(r, 0, 1));
 	}
 
 	/* an unknown address costs a dummy check: same time, same answer */
-	if (!tn_auth_password_ok(hash, password)) {
+	if (!tn_auth_password_ok(hash[0] ? hash : NULL, password)) {
 		PQclear(r);
 		json_object_put(body);
 		tn_http_problem(req, 401, "invalid-credentials",
@@ -125,7 +138,7 @@ tn_api_session_create(tn_req *req)
 	PQclear(r);
 	json_object_put(body);
 
-	open_session(req, user_id);
+	open_session(req, user_id, hash);
 }
 
 /* DELETE /api/session: the token in use stops working at once. */
@@ -240,17 +253,29 @@ tn_api_me_update(tn_req *req)
 	params[2] = hash[0] ? hash : NULL;
 	params[3] = req->token_id;
 
-	/* a new password ends every other session and token of the user */
+	/*
+	 * The row is updated (and locked) first; the user's other sessions
+	 * and tokens end in a statement of their own, which also sees those
+	 * that were made while the update waited for the row.
+	 */
 	r = tn_db_exec(req->db,
-	    "WITH u AS (UPDATE users SET"
-	    "  display_name = coalesce($2, display_name),"
-	    "  password_hash = coalesce($3, password_hash),"
-	    "  version = version + 1, updated_at = now()"
-	    "  WHERE id = $1 RETURNING user_doc(users) AS doc),"
-	    " ended AS (DELETE FROM auth_tokens WHERE $3 IS NOT NULL"
-	    "  AND user_id = $1 AND id <> $4)"
-	    " SELECT doc FROM u",
-	    4, params, 1, &st);
+	    "UPDATE users SET display_name = coalesce($2, display_name),"
+	    " password_hash = coalesce($3, password_hash),"
+	    " version = version + 1, updated_at = now()"
+	    " WHERE id = $1 RETURNING user_doc(users)",
+	    3, params, hash[0] ? 0 : 1, &st);
+	if (r != NULL && hash[0]) {
+		const char *mine[2] = {req->user_id, req->token_id};
+		PGresult *ended = tn_db_exec(req->db,
+		    "DELETE FROM auth_tokens WHERE user_id = $1 AND id <> $2",
+		    2, mine, 1, &st);
+
+		if (ended == NULL) {
+			PQclear(r);
+			r = NULL;
+		}
+		PQclear(ended);
+	}
 	sodium_memzero(hash, sizeof(hash));
 	json_object_put(body);
 	if (r == NULL) {

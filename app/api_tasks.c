@@ -64,8 +64,10 @@ check_assignee(tn_req *req, tn_valid *v, const task_fields *f)
 		return 0;
 	}
 
-	r = tn_db_exec(
-	    req->db, "SELECT 1 FROM users WHERE id = $1", 1, params, 0, &st);
+	/* the key share lock keeps the user until the task refers to them */
+	r = tn_db_exec(req->db,
+	    "SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE", 1, params, 0,
+	    &st);
 	if (r == NULL) {
 		tn_answer_db_failure(req, st);
 		return -1;
@@ -188,6 +190,12 @@ tn_api_tasks_list(tn_req *req)
 	}
 	found = tn_resource_cursor(req, 't', cursor, 3);
 	if (found < 0) {
+		return;
+	}
+	if (found && (cursor[0] > 2 || cursor[1] > 1000000)) {
+		tn_valid_error(&v, "cursor",
+		    "is not a cursor of this list (take next_cursor as it is)");
+		tn_resource_invalid(req, v.errors);
 		return;
 	}
 	for (i = 0; found && i < 3; i++) {

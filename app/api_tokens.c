@@ -79,6 +79,17 @@ tn_api_tokens_create(tn_req *req)
 		return;
 	}
 
+	switch (tn_auth_lock_user(req, req->user_id, NULL, req->token_id)) {
+	case -1:
+		json_object_put(body);
+		return;
+	case 0:
+		json_object_put(body);
+		tn_http_problem(req, 401, "unauthenticated",
+		    "the session or token ended while the request ran", NULL);
+		return;
+	}
+
 	tn_auth_new_token(token, hash);
 	params[0] = req->user_id;
 	params[1] = name;

@@ -175,18 +175,32 @@ tn_api_users_update(tn_req *req)
 	params[2] = role;
 	params[3] = disabled_f == TN_FIELD_SET ? (disabled ? "t" : "f") : NULL;
 
-	/* disabling ends the user's sessions and tokens in the same step */
+	/*
+	 * The row first; disabling then ends the user's sessions and tokens
+	 * in a statement of its own, which also sees those made meanwhile.
+	 */
 	r = tn_db_exec(req->db,
-	    "WITH u AS (UPDATE users SET"
-	    "  display_name = coalesce($2, display_name),"
-	    "  role = coalesce($3, role),"
-	    "  disabled = coalesce($4::boolean, disabled),"
-	    "  version = version + 1, updated_at = now()"
-	    "  WHERE id = $1 RETURNING user_doc(users) AS doc, disabled),"
-	    " ended AS (DELETE FROM auth_tokens a USING u"
-	    "  WHERE a.user_id = $1 AND u.disabled)"
-	    " SELECT doc FROM u",
-	    4, params, 1, &st);
+	    "UPDATE users SET display_name = coalesce($2, display_name),"
+	    " role = coalesce($3, role),"
+	    " disabled = coalesce($4::boolean, disabled),"
+	    " version = version + 1, updated_at = now()"
+	    " WHERE id = $1 RETURNING user_doc(users), disabled",
+	    4, params, 0, &st);
+	if (r != NULL && PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't') {
+		PGresult *ended = tn_db_exec(req->db,
+		    "DELETE FROM auth_tokens WHERE user_id = $1", 1, params, 0,
+		    &st);
+
+		if (ended == NULL) {
+			PQclear(r);
+			r = NULL;
+		}
+		PQclear(ended);
+	}
+	if (r != NULL && (st = tn_db_commit(req->db)) != TN_DB_OK) {
+		PQclear(r);
+		r = NULL;
+	}
 	json_object_put(body);
 	if (r == NULL) {
 		tn_answer_db_failure(req, st);

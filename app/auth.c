@@ -226,3 +226,39 @@ tn_auth_set_cookie(tn_req *req, const char *token)
 	    token ? TN_SESSION_SECONDS : 0, req->https ? "; Secure" : "");
 	tn_http_header(req, "Set-Cookie", value);
 }
+
+int
+tn_auth_lock_user(tn_req *req, const char *user_id, const char *password_hash,
+    const char *token_id)
+{
+	const char *params[2] = {user_id, password_hash};
+	tn_db_status st;
+	PGresult *r;
+	int ok;
+
+	r = tn_db_exec(req->db,
+	    "SELECT 1 FROM users WHERE id = $1 AND NOT disabled"
+	    " AND ($2::text IS NULL OR password_hash = $2) FOR UPDATE",
+	    2, params, 0, &st);
+	if (r == NULL) {
+		tn_answer_db_failure(req, st);
+		return -1;
+	}
+	ok = PQntuples(r) == 1;
+	PQclear(r);
+
+	/* a statement of its own: it sees what committed while we waited */
+	if (ok && token_id != NULL) {
+		params[0] = token_id;
+		r = tn_db_exec(req->db,
+		    "SELECT 1 FROM auth_tokens WHERE id = $1", 1, params, 0,
+		    &st);
+		if (r == NULL) {
+			tn_answer_db_failure(req, st);
+			return -1;
+		}
+		ok = PQntuples(r) == 1;
+		PQclear(r);
+	}
+	return ok;
+}

@@ -46,6 +46,19 @@ int tn_auth_user(tn_req *req);
  */
 int tn_auth_same_origin(tn_req *req, int strict);
 
+/*
+ * Before a new session or token is stored: locks the user's row, so that
+ * it waits for a password change, a disabling or a deletion in flight,
+ * and checks that the user is still enabled, still has password_hash
+ * (when given) and that token_id (when given, the credentials in use)
+ * still exists. Returns 1 when all holds, 0 when not, -1 after answering
+ * a database failure. Password changes and disabling update the row
+ * first and end the user's tokens in a later statement, so no token
+ * made meanwhile escapes them.
+ */
+int tn_auth_lock_user(tn_req *req, const char *user_id,
+    const char *password_hash, const char *token_id);
+
 /* Adds the Set-Cookie header for a session token (NULL clears it). */
 void tn_auth_set_cookie(tn_req *req, const char *token);
 

@@ -260,15 +260,21 @@ step_activate(
 	    "WITH o AS (DELETE FROM public.onboarding_owners"
 	    "  WHERE tenant_id = $1)"
 	    " UPDATE public.tenants AS t SET status = 'active',"
-	    " updated_at = now() WHERE t.id = $1 RETURNING " TN_TENANT_COLUMNS,
+	    " updated_at = now() WHERE t.id = $1 AND t.status = 'provisioning'"
+	    " RETURNING " TN_TENANT_COLUMNS,
 	    1, params, &st);
 	if (r == NULL) {
 		return failed(db, st, "activating the tenant", err, errlen);
 	}
 
-	if (PQntuples(r) == 1) {
-		tn_tenant_from_row(t, r, 0);
+	/* deleted (or purged) while it was being set up: it stays so */
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		snprintf(err, errlen,
+		    "the tenant was deleted while it was being set up");
+		return TN_ONBOARD_FAILED;
 	}
+	tn_tenant_from_row(t, r, 0);
 	PQclear(r);
 	return TN_ONBOARD_OK;
 }

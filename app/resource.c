@@ -1,6 +1,7 @@
 /* What the tenant API's resources share: ids, ETags, cursors, lists. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,8 +141,10 @@ tn_resource_cursor(tn_req *req, char kind, long long *values, int n)
 		if (*p < '0' || *p > '9') {
 			goto bad;
 		}
+		errno = 0;
 		values[i] = strtoll(p, &end, 10);
-		if (end == p || (i < n - 1 ? *end != ':' : *end != '\0')) {
+		if (end == p || errno != 0 ||
+		    (i < n - 1 ? *end != ':' : *end != '\0')) {
 			goto bad;
 		}
 		p = end + 1;

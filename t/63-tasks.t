@@ -7,6 +7,7 @@
 use strict;
 use warnings;
 use utf8;
+use MIME::Base64 ();
 use Test::More;
 
 use FindBin;
@@ -755,6 +756,14 @@ for my $case (
     is(snapshot($owner, $host, $project{board}), $before,
         'A\'s board is unchanged');
     is(task_state($owner, $host, $id{t2}), $state, 'A\'s task is unchanged');
+}
+
+# A cursor crafted with numbers out of range is refused, not a 5xx.
+for my $plain ('t:0:2147483648:1', 't:9:0:1', 't:0:0:99999999999999999999') {
+    (my $cursor = MIME::Base64::encode_base64url($plain)) =~ s/=+\z//;
+    my $res = api($owner, 'GET', $host,
+        "/api/projects/$project{main}/tasks?cursor=$cursor");
+    refused_ok($res, [422], ['cursor'], "the crafted cursor $plain");
 }
 
 # An unknown assignee is listed with every other invalid field at once.
