@@ -194,28 +194,12 @@ void
 tn_api_projects_delete(tn_req *req)
 {
 	const char *params[1];
-	tn_db_status st;
-	PGresult *r;
 	char id[24];
-	int gone;
 
 	if (project_id(req, id) != 0) {
 		return;
 	}
 	params[0] = id;
-
-	r = tn_db_exec(
-	    req->db, "DELETE FROM projects WHERE id = $1", 1, params, 1, &st);
-	if (r == NULL) {
-		tn_answer_db_failure(req, st);
-		return;
-	}
-	gone = strcmp(PQcmdTuples(r), "1") == 0;
-	PQclear(r);
-
-	if (!gone) {
-		tn_http_problem(req, 404, "not-found", "no such project", NULL);
-		return;
-	}
-	tn_resource_no_content(req);
+	tn_resource_delete(
+	    req, "DELETE FROM projects WHERE id = $1", 1, params, "project");
 }

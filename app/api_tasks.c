@@ -502,33 +502,22 @@ tn_api_tasks_delete(tn_req *req)
 	tn_db_status st;
 	PGresult *r;
 	char id[24];
-	int gone;
 
 	if (task_id(req, id) != 0) {
 		return;
 	}
 	params[0] = id;
 
+	/* the project first, as every change of its positions does */
 	r = tn_db_exec(req->db,
-	    "WITH p AS (SELECT p.id FROM projects p JOIN tasks t"
-	    "  ON t.project_id = p.id WHERE t.id = $1 FOR UPDATE OF p)"
-	    " SELECT count(*) FROM p",
+	    "SELECT p.id FROM projects p JOIN tasks t ON t.project_id = p.id"
+	    " WHERE t.id = $1 FOR UPDATE OF p",
 	    1, params, 0, &st);
-	PQclear(r);
-	if (r != NULL) {
-		r = tn_db_exec(req->db, "DELETE FROM tasks WHERE id = $1", 1,
-		    params, 1, &st);
-	}
 	if (r == NULL) {
 		tn_answer_db_failure(req, st);
 		return;
 	}
-	gone = strcmp(PQcmdTuples(r), "1") == 0;
 	PQclear(r);
-
-	if (!gone) {
-		tn_http_problem(req, 404, "not-found", "no such task", NULL);
-		return;
-	}
-	tn_resource_no_content(req);
+	tn_resource_delete(
+	    req, "DELETE FROM tasks WHERE id = $1", 1, params, "task");
 }

@@ -144,15 +144,12 @@ tn_api_tokens_list(tn_req *req)
 	PQclear(r);
 }
 
-/* DELETE /api/tokens/{id} */
+/* DELETE /api/tokens/{id}: only the user's own personal tokens. */
 void
 tn_api_tokens_delete(tn_req *req)
 {
 	const char *params[2];
 	char id[24];
-	tn_db_status st;
-	PGresult *r;
-	int gone;
 
 	if (tn_resource_id(req->path_arg, id) != 0) {
 		tn_http_problem(req, 404, "not-found", "no such token", NULL);
@@ -160,21 +157,8 @@ tn_api_tokens_delete(tn_req *req)
 	}
 	params[0] = id;
 	params[1] = req->user_id;
-
-	r = tn_db_exec(req->db,
+	tn_resource_delete(req,
 	    "DELETE FROM auth_tokens WHERE id = $1 AND user_id = $2"
 	    " AND kind = 'api'",
-	    2, params, 1, &st);
-	if (r == NULL) {
-		tn_answer_db_failure(req, st);
-		return;
-	}
-	gone = strcmp(PQcmdTuples(r), "1") == 0;
-	PQclear(r);
-
-	if (!gone) {
-		tn_http_problem(req, 404, "not-found", "no such token", NULL);
-		return;
-	}
-	tn_resource_no_content(req);
+	    2, params, "token");
 }

@@ -221,9 +221,8 @@ tn_api_users_delete(tn_req *req)
 {
 	const char *params[1];
 	tn_db_status st;
-	PGresult *r;
 	char id[24];
-	int last, gone;
+	int last;
 
 	if (tn_resource_id(req->path_arg, id) != 0) {
 		tn_http_problem(req, 404, "not-found", "no such user", NULL);
@@ -242,18 +241,6 @@ tn_api_users_delete(tn_req *req)
 	}
 
 	/* tokens go with the user (ON DELETE CASCADE) */
-	r = tn_db_exec(
-	    req->db, "DELETE FROM users WHERE id = $1", 1, params, 1, &st);
-	if (r == NULL) {
-		tn_answer_db_failure(req, st);
-		return;
-	}
-	gone = strcmp(PQcmdTuples(r), "1") == 0;
-	PQclear(r);
-
-	if (!gone) {
-		tn_http_problem(req, 404, "not-found", "no such user", NULL);
-		return;
-	}
-	tn_resource_no_content(req);
+	tn_resource_delete(
+	    req, "DELETE FROM users WHERE id = $1", 1, params, "user");
 }

@@ -244,3 +244,28 @@ tn_resource_missed(
 		tn_http_problem(req, 404, "not-found", detail, NULL);
 	}
 }
+
+void
+tn_resource_delete(tn_req *req, const char *sql, int nparams,
+    const char *const *params, const char *what)
+{
+	char detail[64];
+	tn_db_status st;
+	PGresult *r;
+	int gone;
+
+	r = tn_db_exec(req->db, sql, nparams, params, 1, &st);
+	if (r == NULL) {
+		tn_answer_db_failure(req, st);
+		return;
+	}
+	gone = strcmp(PQcmdTuples(r), "1") == 0;
+	PQclear(r);
+
+	if (!gone) {
+		snprintf(detail, sizeof(detail), "no such %s", what);
+		tn_http_problem(req, 404, "not-found", detail, NULL);
+		return;
+	}
+	tn_resource_no_content(req);
+}

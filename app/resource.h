@@ -55,6 +55,13 @@ void tn_resource_list(tn_req *req, const char *name, const PGresult *r,
 void tn_resource_missed(
     tn_req *req, const char *table, const char *id, const char *what);
 
+/*
+ * Runs a DELETE of one row in the open transaction and commits: 204 when
+ * it removed the row, 404 ("no such <what>") when there was none.
+ */
+void tn_resource_delete(tn_req *req, const char *sql, int nparams,
+    const char *const *params, const char *what);
+
 /* Answers 204 No Content. */
 void tn_resource_no_content(tn_req *req);
 

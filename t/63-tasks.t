@@ -64,30 +64,7 @@ sub snapshot {
 # One task and its ETag, as one string.
 sub task_state {
     my ($auth, $host, $id) = @_;
-    my $res = api($auth, 'GET', $host, "/api/tasks/$id");
-
-    return "status $res->{status}: " . ($res->{headers}{etag} // 'no etag')
-        . ' ' . $res->{body};
-}
-
-# Checks a 4xx problem whose errors (422) or detail (400) name the
-# fields.
-sub refused_ok {
-    my ($res, $statuses, $fields, $name) = @_;
-    my %listed = map { $_ => 1 } problem_fields($res);
-    my $status = grep({ $_ == $res->{status} } @$statuses)
-        ? $res->{status} : $statuses->[-1];
-
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-
-    is_problem($res, $status, $name);
-    for my $field (@$fields) {
-        ok($listed{$field}
-            || ($res->{status} == 400 && ($res->{json}{detail} // '')
-                =~ /\b\Q$field\E\b/),
-            "$name: the problem names $field")
-            or diag(explain($res->{json}));
-    }
+    return resource_state($auth, $host, "/api/tasks/$id");
 }
 
 # Checks the board against the expected columns (status => [ids in

@@ -30,6 +30,7 @@ our @EXPORT = qw(
     problem_slug problem_fields is_problem_slug iso_time iso_epoch
     new_tenant add_user list_all uri_escape json_int
     free_port start_tenantd stop_tenantd show_tenantd_log
+    refused_ok resource_state
 );
 
 my $json = JSON::PP->new->utf8->canonical;
@@ -861,6 +862,35 @@ sub problem_slug {
 }
 
 # The field names a 422 problem lists in its errors.
+# Checks a 4xx problem whose errors (422) or detail (400) name the
+# fields; the status is one of $statuses.
+sub refused_ok {
+    my ($res, $statuses, $fields, $name) = @_;
+    my %listed = map { $_ => 1 } problem_fields($res);
+    my $status = grep({ $_ == $res->{status} } @$statuses)
+        ? $res->{status} : $statuses->[-1];
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    is_problem($res, $status, $name);
+    for my $field (@$fields) {
+        Test::More::ok($listed{$field}
+            || ($res->{status} == 400 && ($res->{json}{detail} // '')
+                =~ /\b\Q$field\E\b/),
+            "$name: the problem names $field")
+            or Test::More::diag(Test::More::explain($res->{json}));
+    }
+}
+
+# One resource and its ETag, as one string, to see that nothing changed.
+sub resource_state {
+    my ($auth, $host, $path) = @_;
+    my $res = api($auth, 'GET', $host, $path);
+
+    return "status $res->{status}: " . ($res->{headers}{etag} // 'no etag')
+        . ' ' . $res->{body};
+}
+
 sub problem_fields {
     my ($res) = @_;
     my $errors = ref $res->{json} eq 'HASH' ? $res->{json}{errors} : undef;
