@@ -20,7 +20,7 @@ tn_tenant_json(json_object *doc, const tn_tenant *t)
 /*
  * GET /api/tenant: the tenant's name from the control plane, and its
  * schema and user count from a query that runs inside the tenant's scope
- * (BEGIN, scope, query and COMMIT in one round trip).
+ * (scope and query in one round trip, one implicit transaction).
  */
 void
 tn_api_tenant_get(tn_req *req)
@@ -29,17 +29,10 @@ tn_api_tenant_get(tn_req *req)
 	tn_db_status st;
 	PGresult *r;
 
-	st = tn_db_begin_scoped(req->db, req->tenant.schema, req->tenant.role);
-	if (st != TN_DB_OK) {
-		tn_answer_db_failure(req, st);
-		return;
-	}
-
-	r = tn_db_exec(req->db,
-	    "SELECT current_schema(), (SELECT count(*) FROM users)", 0, NULL, 1,
+	r = tn_db_read_scoped(req->db, req->tenant.schema, req->tenant.role,
+	    "SELECT current_schema(), (SELECT count(*) FROM users)", 0, NULL,
 	    &st);
 	if (r == NULL) {
-		tn_db_rollback(req->db);
 		tn_answer_db_failure(req, st);
 		return;
 	}

@@ -246,12 +246,12 @@ tn_db_begin(tn_db *db)
 	return queue(db, "BEGIN", 0, NULL);
 }
 
-tn_db_status
-tn_db_begin_scoped(tn_db *db, const char *schema, const char *role)
+/* Queues the statement that scopes the transaction to a tenant. */
+static tn_db_status
+queue_scope(tn_db *db, const char *schema, const char *role)
 {
 	char quoted[80], timeout[32];
 	const char *params[3];
-	tn_db_status st;
 
 	/* schema names are [a-z0-9_] by construction; quoted all the same */
 	snprintf(quoted, sizeof(quoted), "\"%s\"", schema);
@@ -260,12 +260,50 @@ tn_db_begin_scoped(tn_db *db, const char *schema, const char *role)
 	params[1] = role;
 	params[2] = timeout;
 
+	return queue(db, scope_sql, 3, params);
+}
+
+tn_db_status
+tn_db_begin_scoped(tn_db *db, const char *schema, const char *role)
+{
+	tn_db_status st;
+
 	st = tn_db_begin(db);
 	if (st != TN_DB_OK) {
 		return st;
 	}
+	return queue_scope(db, schema, role);
+}
 
-	return queue(db, scope_sql, 3, params);
+PGresult *
+tn_db_read_scoped(tn_db *db, const char *schema, const char *role,
+    const char *sql, int nparams, const char *const *params,
+    tn_db_status *status)
+{
+	PGresult *result = NULL;
+	tn_db_status st;
+	int want;
+
+	st = tn_db_ensure(db);
+	if (st == TN_DB_OK) {
+		st = queue_scope(db, schema, role);
+	}
+	if (st == TN_DB_OK) {
+		st = queue(db, sql, nparams, params);
+	}
+	if (st == TN_DB_OK) {
+		/* the statements up to the sync are one implicit transaction */
+		want = db->queued - 1;
+		st = collect(db, want, &result);
+	}
+	if (st != TN_DB_DOWN && leave_pipeline(db) != TN_DB_OK) {
+		PQclear(result);
+		result = NULL;
+		st = TN_DB_DOWN;
+	}
+
+	*status = st;
+	return result;
 }
 
 PGresult *

@@ -43,6 +43,16 @@ void tn_db_close(tn_db *db);
 tn_db_status tn_db_begin_scoped(
     tn_db *db, const char *schema, const char *role);
 
+/*
+ * Runs one read-only statement scoped to a tenant: the scope and the
+ * statement travel together as one implicit transaction, which ends at
+ * the sync, so neither BEGIN nor COMMIT is needed. Returns the result
+ * (the caller PQclear()s it) or NULL with the status in *status.
+ */
+PGresult *tn_db_read_scoped(tn_db *db, const char *schema, const char *role,
+    const char *sql, int nparams, const char *const *params,
+    tn_db_status *status);
+
 /* Starts an unscoped transaction (control plane work). */
 tn_db_status tn_db_begin(tn_db *db);
 

@@ -74,6 +74,51 @@ test_one_round_trip(tn_db *db, const char *schema, const char *role)
 	fclose(trace);
 }
 
+/*
+ * A read alone: scope and statement in one implicit transaction, two
+ * statements and one sync; the session is back to its defaults after.
+ */
+static void
+test_implicit_read(tn_db *db, const char *schema, const char *role,
+    const char *login, const char *path)
+{
+	tn_db_status st;
+	PGresult *r;
+	FILE *trace;
+
+	trace = tmpfile();
+	PQtrace(db->conn, trace);
+	r = tn_db_read_scoped(db, schema, role,
+	    "SELECT current_user, current_schema()", 0, NULL, &st);
+	PQuntrace(db->conn);
+	fflush(trace);
+
+	ok(r != NULL, "a scoped read runs");
+	if (r != NULL) {
+		is_str(PQgetvalue(r, 0, 0), role,
+		    "the read runs as the tenant role");
+		is_str(PQgetvalue(r, 0, 1), schema, "in the tenant schema");
+		PQclear(r);
+	}
+	ok(count_in_trace(trace, "\tParse\t") == 2,
+	    "the read is the scope and the statement alone (%d)",
+	    count_in_trace(trace, "\tParse\t"));
+	ok(count_in_trace(trace, "\tSync") == 1, "with one sync");
+	fclose(trace);
+
+	is_str(value(db, "SELECT current_user", &st), login,
+	    "after the read the role is the login role again");
+	is_str(value(db, "SELECT current_setting('search_path')", &st), path,
+	    "after the read the search_path is the default again");
+
+	r = tn_db_read_scoped(
+	    db, schema, role, "SELECT * FROM public.tenants", 0, NULL, &st);
+	ok(r == NULL && st == TN_DB_ERROR, "a refused read fails (%s)",
+	    db->sqlstate);
+	is_str(value(db, "SELECT current_user", &st), login,
+	    "and leaves the login role too");
+}
+
 int
 main(void)
 {
@@ -139,6 +184,7 @@ main(void)
 	    "the connection is usable after a cancelled statement");
 
 	test_one_round_trip(&db, schema, role);
+	test_implicit_read(&db, schema, role, login, path);
 
 	tn_db_close(&db);
 	return done_testing();
