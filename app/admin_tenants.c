@@ -51,6 +51,21 @@ parse_new_tenant(json_object *body, tn_new_tenant *nt)
 	return v.errors;
 }
 
+/*
+ * Answers 404 for a route whose {subdomain} could be no tenant's at all;
+ * returns 1 then, 0 when the name may be looked up.
+ */
+static int
+unknown_label(tn_req *req)
+{
+	if (tn_tenant_label_problem(req->path_arg) == NULL) {
+		return 0;
+	}
+	tn_http_problem(
+	    req, 404, "tenant-not-found", "no tenant has this subdomain", NULL);
+	return 1;
+}
+
 static void
 answer_tenant(tn_req *req, int status, const tn_tenant *t)
 {
@@ -233,9 +248,7 @@ tn_admin_tenants_show(tn_req *req)
 	tn_tenant t;
 	char err[512];
 
-	if (tn_tenant_label_problem(req->path_arg) != NULL) {
-		tn_http_problem(req, 404, "tenant-not-found",
-		    "no tenant has this subdomain", NULL);
+	if (unknown_label(req)) {
 		return;
 	}
 
@@ -254,9 +267,7 @@ change(tn_req *req, tn_life_change what)
 	tn_tenant t;
 	char err[512];
 
-	if (tn_tenant_label_problem(req->path_arg) != NULL) {
-		tn_http_problem(req, 404, "tenant-not-found",
-		    "no tenant has this subdomain", NULL);
+	if (unknown_label(req)) {
 		return;
 	}
 
@@ -313,9 +324,7 @@ tn_admin_tenants_delete(tn_req *req)
 		return;
 	}
 
-	if (tn_tenant_label_problem(req->path_arg) != NULL) {
-		tn_http_problem(req, 404, "tenant-not-found",
-		    "no tenant has this subdomain", NULL);
+	if (unknown_label(req)) {
 		return;
 	}
 	os = tn_lifecycle_purge(req->db, req->path_arg, err, sizeof(err));
@@ -338,9 +347,7 @@ tn_admin_tenants_retry(tn_req *req)
 	tn_tenant t;
 	char err[512];
 
-	if (tn_tenant_label_problem(req->path_arg) != NULL) {
-		tn_http_problem(req, 404, "tenant-not-found",
-		    "no tenant has this subdomain", NULL);
+	if (unknown_label(req)) {
 		return;
 	}
 
