@@ -102,29 +102,16 @@ void
 tn_api_projects_get(tn_req *req)
 {
 	const char *params[1];
-	tn_db_status st;
-	PGresult *r;
 	char id[24];
 
 	if (project_id(req, id) != 0) {
 		return;
 	}
 	params[0] = id;
-
-	r = tn_db_exec(req->db,
+	tn_resource_read(req, 200,
 	    "SELECT project_doc(p), p.id, p.version FROM projects p"
 	    " WHERE p.id = $1",
-	    1, params, 1, &st);
-	if (r == NULL) {
-		tn_answer_db_failure(req, st);
-		return;
-	}
-	if (PQntuples(r) == 0) {
-		tn_http_problem(req, 404, "not-found", "no such project", NULL);
-	} else {
-		tn_resource_answer(req, 200, r, 'p');
-	}
-	PQclear(r);
+	    1, params, 'p', "project");
 }
 
 /* PATCH /api/projects/{id} */

@@ -166,17 +166,10 @@ void
 tn_api_me_get(tn_req *req)
 {
 	const char *params[1] = {req->user_id};
-	tn_db_status st;
-	PGresult *r;
 
-	r = tn_db_exec(req->db, "SELECT user_doc(u) FROM users u WHERE id = $1",
-	    1, params, 1, &st);
-	if (r == NULL) {
-		tn_answer_db_failure(req, st);
-		return;
-	}
-	tn_resource_answer(req, 200, r, 0);
-	PQclear(r);
+	tn_resource_read(req, 200,
+	    "SELECT user_doc(u) FROM users u WHERE id = $1", 1, params, 0,
+	    "user");
 }
 
 /*

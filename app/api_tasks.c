@@ -134,18 +134,10 @@ static void
 answer_task(tn_req *req, int status, const char *id)
 {
 	const char *params[1] = {id};
-	tn_db_status st;
-	PGresult *r;
 
-	r = tn_db_exec(req->db,
+	tn_resource_read(req, status,
 	    "SELECT task_doc(t), t.id, t.version FROM tasks t WHERE t.id = $1",
-	    1, params, 1, &st);
-	if (r == NULL) {
-		tn_answer_db_failure(req, st);
-		return;
-	}
-	tn_resource_answer(req, status, r, 't');
-	PQclear(r);
+	    1, params, 't', "task");
 }
 
 /* GET /api/projects/{id}/tasks?status=&assignee=&limit=&cursor= */
@@ -327,29 +319,12 @@ tn_api_tasks_create(tn_req *req)
 void
 tn_api_tasks_get(tn_req *req)
 {
-	const char *params[1];
-	tn_db_status st;
-	PGresult *r;
 	char id[24];
 
 	if (task_id(req, id) != 0) {
 		return;
 	}
-	params[0] = id;
-
-	r = tn_db_exec(req->db,
-	    "SELECT task_doc(t), t.id, t.version FROM tasks t WHERE t.id = $1",
-	    1, params, 1, &st);
-	if (r == NULL) {
-		tn_answer_db_failure(req, st);
-		return;
-	}
-	if (PQntuples(r) == 0) {
-		tn_http_problem(req, 404, "not-found", "no such task", NULL);
-	} else {
-		tn_resource_answer(req, 200, r, 't');
-	}
-	PQclear(r);
+	answer_task(req, 200, id);
 }
 
 /*

@@ -128,20 +128,12 @@ void
 tn_api_tokens_list(tn_req *req)
 {
 	const char *params[1] = {req->user_id};
-	tn_db_status st;
-	PGresult *r;
 
-	r = tn_db_exec(req->db,
+	tn_resource_read(req, 200,
 	    "SELECT json_build_object('tokens', coalesce(json_agg(" TOKEN_DOC
 	    " ORDER BY t.id), '[]'))"
 	    " FROM auth_tokens t WHERE t.user_id = $1 AND t.kind = 'api'",
-	    1, params, 1, &st);
-	if (r == NULL) {
-		tn_answer_db_failure(req, st);
-		return;
-	}
-	tn_resource_answer(req, 200, r, 0);
-	PQclear(r);
+	    1, params, 0, "token");
 }
 
 /* DELETE /api/tokens/{id}: only the user's own personal tokens. */

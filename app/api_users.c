@@ -14,20 +14,11 @@ static const char *const roles[] = {"owner", "member", NULL};
 void
 tn_api_users_list(tn_req *req)
 {
-	tn_db_status st;
-	PGresult *r;
-
-	r = tn_db_exec(req->db,
+	tn_resource_read(req, 200,
 	    "SELECT json_build_object('users',"
 	    " coalesce(json_agg(user_doc(u) ORDER BY u.id), '[]'))"
 	    " FROM users u",
-	    0, NULL, 1, &st);
-	if (r == NULL) {
-		tn_answer_db_failure(req, st);
-		return;
-	}
-	tn_resource_answer(req, 200, r, 0);
-	PQclear(r);
+	    0, NULL, 0, "user");
 }
 
 /* POST /api/users: an owner invites someone with an initial password. */

@@ -269,3 +269,25 @@ tn_resource_delete(tn_req *req, const char *sql, int nparams,
 	}
 	tn_resource_no_content(req);
 }
+
+void
+tn_resource_read(tn_req *req, int status, const char *sql, int nparams,
+    const char *const *params, char kind, const char *what)
+{
+	char detail[64];
+	tn_db_status st;
+	PGresult *r;
+
+	r = tn_db_exec(req->db, sql, nparams, params, 1, &st);
+	if (r == NULL) {
+		tn_answer_db_failure(req, st);
+		return;
+	}
+	if (PQntuples(r) == 0) {
+		snprintf(detail, sizeof(detail), "no such %s", what);
+		tn_http_problem(req, 404, "not-found", detail, NULL);
+	} else {
+		tn_resource_answer(req, status, r, kind);
+	}
+	PQclear(r);
+}

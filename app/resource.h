@@ -56,6 +56,13 @@ void tn_resource_missed(
     tn_req *req, const char *table, const char *id, const char *what);
 
 /*
+ * Runs a query of one row in the open transaction, commits and answers
+ * it as tn_resource_answer does; 404 ("no such <what>") for no row.
+ */
+void tn_resource_read(tn_req *req, int status, const char *sql, int nparams,
+    const char *const *params, char kind, const char *what);
+
+/*
  * Runs a DELETE of one row in the open transaction and commits: 204 when
  * it removed the row, 404 ("no such <what>") when there was none.
  */
