@@ -72,6 +72,10 @@ void tn_api_tasks_get(tn_req *req);
 void tn_api_tasks_update(tn_req *req);
 void tn_api_tasks_delete(tn_req *req);
 
+/* status.c: the scoreboard as a status page and as metrics */
+void tn_status_page(tn_req *req);
+void tn_status_metrics(tn_req *req);
+
 /* Adds the tenant's public fields to doc (shared by admin and api). */
 void tn_tenant_json(json_object *doc, const tn_tenant *t);
 

@@ -78,6 +78,8 @@ tn_http_begin(tn_req *req, FCGX_Request *fcgi, const tn_settings *s, tn_db *db)
 		req->request_host = param(fcgi, "HTTP_HOST");
 	}
 	req->https = strcmp(param(fcgi, "HTTPS"), "on") == 0;
+	req->from_operator = req->site == TN_SITE_MAIN &&
+	    strcmp(param(fcgi, "TENANTRY_STATUS"), "on") == 0;
 
 	if (req->site == TN_SITE_TENANT) {
 		req->tenant_key = param(fcgi, "TENANT");
@@ -139,9 +141,9 @@ tn_http_header(tn_req *req, const char *name, const char *value)
 	tn_buf_printf(&req->headers, "%s: %s\r\n", name, value);
 }
 
-static void
-answer(tn_req *req, int status, const char *content_type, const char *body,
-    size_t len)
+void
+tn_http_text(tn_req *req, int status, const char *content_type,
+    const char *body, size_t len)
 {
 	req->status = status;
 	tn_buf_reset(&req->out);
@@ -152,7 +154,7 @@ answer(tn_req *req, int status, const char *content_type, const char *body,
 void
 tn_http_json_text(tn_req *req, int status, const char *text, size_t len)
 {
-	answer(req, status, "application/json", text, len);
+	tn_http_text(req, status, "application/json", text, len);
 	tn_buf_append(&req->out, "\n", 1);
 }
 
@@ -217,7 +219,7 @@ tn_http_json(tn_req *req, int status, json_object *doc)
 
 	text = json_object_to_json_string_length(
 	    doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	answer(req, status, "application/json", text, len);
+	tn_http_text(req, status, "application/json", text, len);
 	tn_buf_append(&req->out, "\n", 1);
 	json_object_put(doc);
 }
@@ -250,7 +252,7 @@ tn_http_problem(tn_req *req, int status, const char *slug, const char *detail,
 
 	/* a problem replaces whatever headers an earlier step added */
 	tn_buf_reset(&req->headers);
-	answer(req, status, "application/problem+json", text, len);
+	tn_http_text(req, status, "application/problem+json", text, len);
 	tn_buf_append(&req->out, "\n", 1);
 	json_object_put(doc);
 }
@@ -495,8 +497,7 @@ log_request(tn_req *req)
 	        *req->tenant_key ? req->tenant_key : "-"),
 	    tn_log_escape(method, sizeof(method), req->method),
 	    tn_log_escape(path, sizeof(path), req->path), req->status,
-	    tn_db_clock_ms() - req->started_ms, req->db->wait_ms,
-	    req->db->round_trips);
+	    req->duration_ms, req->db->wait_ms, req->db->round_trips);
 }
 
 void
@@ -530,6 +531,7 @@ tn_http_finish(tn_req *req)
 		FCGX_PutStr(req->out.data, (int)req->out.len, out);
 	}
 
+	req->duration_ms = tn_db_clock_ms() - req->started_ms;
 	log_request(req);
 
 	free(req->body);

@@ -48,6 +48,7 @@ typedef struct tn_req {
 	const char *fetch_site;   /* Sec-Fetch-Site header */
 	const char *request_host; /* Host as the client sent it (port too) */
 	int https;
+	int from_operator; /* TENANTRY_STATUS: nginx's status locations */
 
 	char made_id[33]; /* the request id when nginx sent none */
 
@@ -59,6 +60,7 @@ typedef struct tn_req {
 	char path_arg2[TN_PATH_ARG]; /* and its second, if any */
 	tn_tenant tenant;
 	int has_tenant;
+	int route; /* the route table index + 1; 0: no route */
 
 	/* the signed-in user of a tenant request */
 	char user_id[24];
@@ -71,6 +73,7 @@ typedef struct tn_req {
 	tn_buf headers;
 	tn_buf out;
 	double started_ms;
+	double duration_ms; /* set when the answer is written */
 } tn_req;
 
 /* Fills req's request fields from the FastCGI parameters. */
@@ -85,6 +88,10 @@ void tn_http_header(tn_req *req, const char *name, const char *value);
 
 /* Answers status with a JSON document (takes ownership of doc). */
 void tn_http_json(tn_req *req, int status, json_object *doc);
+
+/* Answers status with a body of the given type (copied). */
+void tn_http_text(tn_req *req, int status, const char *content_type,
+    const char *body, size_t len);
 
 /* Answers status with JSON text built elsewhere (by the database). */
 void tn_http_json_text(tn_req *req, int status, const char *text, size_t len);

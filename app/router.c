@@ -10,6 +10,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "router.h"
+#include "scoreboard.h"
 
 #define ON_MAIN   (1u << TN_SITE_MAIN)
 #define ON_TENANT (1u << TN_SITE_TENANT)
@@ -20,7 +21,8 @@ enum {
 	NEEDS_TENANT = 1, /* a resolved, active tenant */
 	NEEDS_ADMIN = 2,  /* the admin token */
 	NEEDS_USER = 4,   /* a signed-in user: runs in a scoped transaction */
-	NEEDS_OWNER = 8   /* a signed-in owner */
+	NEEDS_OWNER = 8,  /* a signed-in owner */
+	NEEDS_STATUS = 16 /* nginx's mark for the operator's network */
 };
 
 #define USER   (NEEDS_TENANT | NEEDS_USER)
@@ -83,7 +85,14 @@ static const route routes[] = {
         tn_admin_domains_delete},
     {ON_MAIN, "POST", "/admin/trigger-pipeline", NEEDS_ADMIN,
         tn_admin_trigger_pipeline},
+    {ON_MAIN, "GET", "/status", NEEDS_STATUS, tn_status_page},
+    {ON_MAIN, "GET", "/metrics", NEEDS_STATUS, tn_status_metrics},
 };
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* the scoreboard keeps a histogram per route, and one for no route */
+_Static_assert(NROUTES < TN_SB_ROUTES, "TN_SB_ROUTES is too small");
 
 /*
  * Matches path against pattern segment by segment; each "*" segment
@@ -259,7 +268,7 @@ method_not_allowed(tn_req *req, unsigned site_bit)
 	char allow[96] = "";
 	size_t i;
 
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+	for (i = 0; i < NROUTES; i++) {
 		char arg[TN_PATH_ARGS][TN_PATH_ARG];
 
 		if ((routes[i].sites & site_bit) &&
@@ -289,9 +298,13 @@ tn_router_dispatch(tn_req *req)
 	char arg[TN_PATH_ARGS][TN_PATH_ARG];
 	size_t i;
 
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+	for (i = 0; i < NROUTES; i++) {
 		if (!(routes[i].sites & site_bit) ||
 		    !path_matches(routes[i].pattern, req->path, arg)) {
+			continue;
+		}
+		/* unmarked, the operator's routes do not exist */
+		if ((routes[i].needs & NEEDS_STATUS) && !req->from_operator) {
 			continue;
 		}
 		path_known = 1;
@@ -313,6 +326,7 @@ tn_router_dispatch(tn_req *req)
 		return;
 	}
 
+	req->route = (int)(match - routes) + 1;
 	memcpy(req->path_arg, arg[0], sizeof(req->path_arg));
 	memcpy(req->path_arg2, arg[1], sizeof(req->path_arg2));
 
@@ -329,4 +343,15 @@ tn_router_dispatch(tn_req *req)
 	}
 
 	run_as_user(req, match);
+}
+
+int
+tn_router_route(int index, const char **method, const char **pattern)
+{
+	if (index < 1 || (size_t)index > NROUTES) {
+		return -1;
+	}
+	*method = routes[index - 1].method;
+	*pattern = routes[index - 1].pattern;
+	return 0;
 }

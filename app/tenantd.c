@@ -25,6 +25,7 @@
 #include "db.h"
 #include "dns.h"
 #include "log.h"
+#include "scoreboard.h"
 #include "settings.h"
 #include "vault.h"
 #include "worker.h"
@@ -229,13 +230,15 @@ spawn(master *m)
 		return;
 	}
 	if (pid == 0) {
-		tn_worker_run(m->listen_fd, m->settings);
+		tn_worker_run(
+		    m->listen_fd, (int)(slot - m->slots), m->settings);
 	}
 
 	slot->pid = pid;
 	slot->generation = m->generation;
 	slot->retiring = 0;
 	slot->started_ms = tn_db_now_ms();
+	tn_scoreboard_spawned((int)(slot - m->slots), pid);
 	tn_log(TN_LOG_NOTICE, "worker %d started", (int)pid);
 }
 
@@ -265,6 +268,9 @@ reap(master *m)
 
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 			tn_log(TN_LOG_NOTICE, "worker %d exited", (int)pid);
+			tn_scoreboard_ended((int)(slot - m->slots),
+			    m->stopping || slot->retiring ? TN_WORKER_STOPPED
+			                                  : TN_WORKER_RECYCLED);
 			m->crashes = 0;
 			continue;
 		}
@@ -277,9 +283,12 @@ reap(master *m)
 			    (int)pid, WEXITSTATUS(status));
 		}
 		if (m->stopping || slot->retiring) {
+			tn_scoreboard_ended(
+			    (int)(slot - m->slots), TN_WORKER_STOPPED);
 			continue;
 		}
 
+		tn_scoreboard_ended((int)(slot - m->slots), TN_WORKER_CRASHED);
 		m->crashes = lived > HEALTHY_AFTER_MS ? 1 : m->crashes + 1;
 		delay = BACKOFF_FIRST_MS
 		    << (m->crashes > 7 ? 7 : m->crashes - 1);
@@ -390,6 +399,7 @@ run(master *m)
 
 	for (;;) {
 		keep_workers(m);
+		tn_scoreboard_sample_queue();
 
 		signo = sigtimedwait(&signals, NULL, &tick);
 		switch (signo) {
@@ -452,6 +462,12 @@ main(void)
 
 	m.listen_fd = open_listener(&m);
 	if (m.listen_fd < 0) {
+		return 1;
+	}
+	if (tn_scoreboard_create(m.nslots, settings.workers, m.listen_fd) !=
+	    0) {
+		tn_log(TN_LOG_ALERT, "cannot map the scoreboard: %s",
+		    strerror(errno));
 		return 1;
 	}
 

@@ -17,6 +17,7 @@
 #include "http.h"
 #include "log.h"
 #include "router.h"
+#include "scoreboard.h"
 #include "worker.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -130,6 +131,8 @@ serve(FCGX_Request *fcgi, const tn_settings *s, tn_db *db)
 	tn_req req;
 
 	tn_http_begin(&req, fcgi, s, db);
+	tn_scoreboard_begin(
+	    req.method, req.path, req.tenant_key, req.started_ms);
 
 	for (;;) {
 		was_connected = db->conn != NULL;
@@ -150,11 +153,14 @@ serve(FCGX_Request *fcgi, const tn_settings *s, tn_db *db)
 		db->last_attempt_ms = -1000000;
 	}
 
+	tn_scoreboard_state(TN_WORKER_FINISHING);
 	tn_http_finish(&req);
+	tn_scoreboard_done(req.route, req.status, req.duration_ms, db->wait_ms,
+	    db->round_trips);
 }
 
 void
-tn_worker_run(int listen_fd, const tn_settings *s)
+tn_worker_run(int listen_fd, int slot, const tn_settings *s)
 {
 	FCGX_Request fcgi;
 	sigset_t wait_mask;
@@ -165,6 +171,7 @@ tn_worker_run(int listen_fd, const tn_settings *s)
 	tn_db db;
 
 	master = getppid();
+	tn_scoreboard_attach(slot);
 #ifdef HAVE_SYS_PRCTL_H
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 #endif
@@ -185,6 +192,7 @@ tn_worker_run(int listen_fd, const tn_settings *s)
 
 	tn_db_init(&db, s->database_url, s->statement_timeout);
 	tn_db_ensure(&db);
+	tn_scoreboard_state(TN_WORKER_IDLE);
 
 	while (s->max_requests == 0 || served < s->max_requests) {
 		if (wait_for_connection(epoll_fd, &wait_mask, master) != 0) {
@@ -195,15 +203,19 @@ tn_worker_run(int listen_fd, const tn_settings *s)
 		 * Another worker may have taken it: the socket is non-blocking.
 		 * The alarm bounds the wait for the request's records.
 		 */
+		tn_scoreboard_state(TN_WORKER_READING);
 		alarm(TN_HTTP_READ_TIMEOUT);
 		accepted = FCGX_Accept_r(&fcgi);
 		alarm(0);
 		if (accepted < 0) {
+			tn_scoreboard_state(TN_WORKER_IDLE);
 			continue;
 		}
 
+		tn_scoreboard_accepted();
 		serve(&fcgi, s, &db);
 		FCGX_Finish_r(&fcgi);
+		tn_scoreboard_state(TN_WORKER_IDLE);
 		served++;
 	}
 

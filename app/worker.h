@@ -5,11 +5,11 @@
 #include "settings.h"
 
 /*
- * Serves requests on listen_fd until told to stop (SIGTERM, SIGHUP),
- * until max_requests are served, or until the master is gone. Never
- * returns: exits 0 after a clean stop.
+ * Serves requests on listen_fd, noting them in its scoreboard slot, until
+ * told to stop (SIGTERM, SIGHUP), until max_requests are served, or until
+ * the master is gone. Never returns: exits 0 after a clean stop.
  */
-void tn_worker_run(int listen_fd, const tn_settings *s)
+void tn_worker_run(int listen_fd, int slot, const tn_settings *s)
     __attribute__((noreturn));
 
 #endif
