@@ -6,6 +6,7 @@ use strict;
 use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
+use IO::Socket::INET;
 use IO::Socket::UNIX;
 use Socket qw(SOCK_STREAM);
 
@@ -153,9 +154,12 @@ sub fcgi_bytes {
 }
 
 sub fcgi_connect {
-    my ($socket) = @_;
-    return IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $socket)
-        || die "connect $socket: $!";
+    my ($address) = @_;
+    my $sock = $address =~ m{^/}
+        ? IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $address)
+        : IO::Socket::INET->new(PeerAddr => $address);
+
+    return $sock || die "connect $address: $!";
 }
 
 # Reads a FastCGI answer to its end; returns the CGI response's JSON.
@@ -188,6 +192,34 @@ sub hold_worker {
         DOCUMENT_URI => '/api/session', CONTENT_TYPE => 'application/json',
         CONTENT_LENGTH => 100 }) . fcgi_record(5, '{"email":');
     return $sock;
+}
+
+# With both workers of a master held, a status request waits in the
+# queue with three more connections behind it; freeing one worker lets
+# it be answered while the three still wait.
+sub queue_case {
+    my ($address, $kind) = @_;
+    my @held = map { hold_worker($address) } 1 .. 2;
+    my $waiting = fcgi_connect($address);
+
+    syswrite $waiting, fcgi_bytes(\%status_params, '');
+    my @queued = map { fcgi_connect($address) } 1 .. 3;
+
+    close $held[1];
+    my $doc = fcgi_read_json($waiting);
+    is($doc->{listen_queue}, 3,
+        "$kind: three connections wait behind the status request");
+    ok($doc->{max_listen_queue} >= 3, "$kind: max_listen_queue is at least 3");
+    ok($doc->{listen_queue_len} >= 3, "$kind: the queue's limit is reported");
+
+    close $_ for @queued, $held[0];
+    my $after;
+    ok(wait_until(sub {
+        $after = status_of($address);
+        return $after->{listen_queue} == 0 && $after->{idle_workers} == 1;
+    }, 10), "$kind: the queue drains once the connections close")
+        or diag(explain($after));
+    ok($after->{max_listen_queue} >= 3, "$kind: the maximum stays");
 }
 
 # 1. Through nginx, from this host: the stack's own workers.
@@ -354,8 +386,8 @@ my $sock = $t->{socket};
 }
 
 # A worker held by a slow request shows as working on its path.
-my $held = hold_worker($sock);
 {
+    my $held = hold_worker($sock);
     my $doc;
     my $busy = wait_until(sub {
         $doc = status_of($sock);
@@ -377,32 +409,12 @@ my $held = hold_worker($sock);
         ->{status}, 200, 'a request while the other worker is held');
     is(status_of($sock)->{all_workers_busy}, $busy_before + 2,
         'it and the next status page were accepted with all workers busy');
-}
-
-# Both workers held, a status request waits in the queue with three
-# more connections behind it; freeing one worker lets it be answered.
-{
-    my $second = hold_worker($sock);
-    my $waiting = fcgi_connect($sock);
-    syswrite $waiting, fcgi_bytes(\%status_params, '');
-    my @queued = map { fcgi_connect($sock) } 1 .. 3;
-
-    close $second;
-    my $doc = fcgi_read_json($waiting);
-    is($doc->{listen_queue}, 3,
-        'three connections wait behind the status request');
-    ok($doc->{max_listen_queue} >= 3, 'max_listen_queue is at least 3');
-    ok($doc->{listen_queue_len} >= 3, 'the queue\'s limit is reported');
-
-    close $_ for @queued;
     close $held;
-    my $after;
-    ok(wait_until(sub {
-        $after = status_of($sock);
-        return $after->{listen_queue} == 0 && $after->{idle_workers} == 1;
-    }, 10), 'the queue drains once the connections close');
-    ok($after->{max_listen_queue} >= 3, 'the maximum stays');
+    ok(wait_until(sub { status_of($sock)->{idle_workers} == 1 }, 10),
+        'the held worker is free again once its connection closes');
 }
+
+queue_case($sock, 'unix socket');
 
 # A killed worker: counted as a restart, replaced by a new pid; the
 # slot's histograms survive it.
@@ -431,12 +443,20 @@ my $held = hold_worker($sock);
     is($v->{'tenantd_worker_restarts_total{}'}, 1,
         'tenantd_worker_restarts_total is 1');
     is($v->{'tenantd_request_duration_seconds_count{method="POST",route="/api/session",code="400"}'},
-        2, 'the two held requests ended as 400 (their bodies never came)');
+        3, 'the three held requests ended as 400 (their bodies never came)');
 }
 
 is(stop_tenantd($t, 15), 0, 'the master stops');
 
-# 4. Workers recycled after TENANTD_MAX_REQUESTS are counted as such.
+# 4. The queue of a TCP listener.
+{
+    my $tcp = start_tenantd(TENANTD_LISTEN => '127.0.0.1:' . free_port());
+
+    queue_case($tcp->{socket}, 'TCP');
+    is(stop_tenantd($tcp, 15), 0, 'the master stops');
+}
+
+# 5. Workers recycled after TENANTD_MAX_REQUESTS are counted as such.
 {
     my $r = start_tenantd(TENANTD_WORKERS => 1, TENANTD_MAX_REQUESTS => 2);
     my $doc;
@@ -451,7 +471,7 @@ is(stop_tenantd($t, 15), 0, 'the master stops');
     is(stop_tenantd($r, 15), 0, 'the master stops');
 }
 
-# 5. TENANTRY_STATUS_ALLOW adds networks to the status locations.
+# 6. TENANTRY_STATUS_ALLOW adds networks to the status locations.
 {
     my $dir = tempdir(CLEANUP => 1);
     my $render = "$s->{top}/nginx/render";

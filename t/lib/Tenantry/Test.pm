@@ -1077,7 +1077,8 @@ my $tenantd_owner = $$;
 # Starts a tenantd with its own socket and the given settings (on top of
 # the stack's database, domain, admin token and migrations), as the same
 # user as the stack's tenantd.  Two assertions: the socket opens, the
-# workers run.  Returns {pid, socket, log, dir}.
+# workers run.  Returns {pid, socket, log, dir}; socket is the unix path,
+# or HOST:PORT when TENANTD_LISTEN names one.
 sub start_tenantd {
     my (%settings) = @_;
     my $s = stack();
@@ -1111,6 +1112,10 @@ sub start_tenantd {
     );
     my $workers = $env{TENANTD_WORKERS};
 
+    # a TCP listener (TENANTD_LISTEN=HOST:PORT) is its own address
+    $t->{socket} = $env{TENANTD_LISTEN}
+        unless $env{TENANTD_LISTEN} =~ /^unix:/;
+
     $t->{pid} = fork() // die "fork: $!";
 
     if ($t->{pid} == 0) {
@@ -1124,7 +1129,9 @@ sub start_tenantd {
 
     $tenantd_started{ $t->{pid} } = 1;
 
-    Test::More::ok(wait_until(sub { -S $t->{socket} }, 15),
+    Test::More::ok(wait_until(sub {
+        $t->{socket} =~ m{^/} ? -S $t->{socket}
+            : IO::Socket::INET->new(PeerAddr => $t->{socket}) }, 15),
         "tenantd $t->{pid} opened its socket") or show_tenantd_log($t);
     Test::More::ok(wait_until(sub {
         proc_children($t->{pid}) == $workers }, 10),
