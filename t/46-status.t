@@ -6,6 +6,7 @@ use strict;
 use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
+use POSIX ();
 use IO::Socket::INET;
 use IO::Socket::UNIX;
 use Socket qw(SOCK_STREAM);
@@ -220,6 +221,50 @@ sub queue_case {
     }, 10), "$kind: the queue drains once the connections close")
         or diag(explain($after));
     ok($after->{max_listen_queue} >= 3, "$kind: the maximum stays");
+}
+
+# The nginx started below, stopped at exit if a failure left it running.
+my %nginx_started;
+END {
+    kill 'QUIT', $_ for keys %nginx_started;
+}
+
+# Renders the configuration with these settings into a new directory and
+# runs nginx on it on a free port.  Returns {pid, port, dir}.
+sub start_nginx {
+    my (%settings) = @_;
+    my $dir = tempdir(CLEANUP => 1);
+    my $port = free_port();
+    my %env = (TENANTRY_STATE => $dir, TENANTRY_PORT => $port, %settings);
+
+    mkdir "$dir/$_" for qw(log run nginx);
+    my ($rc, $text) = capture(["$s->{top}/nginx/render",
+        "$dir/nginx.conf"], %env);
+    is($rc, 0, 'render a second configuration') or diag($text);
+
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$dir/log/nginx-error.log";
+        open STDERR, '>&', \*STDOUT;
+        exec 'nginx', '-p', "$dir/nginx/", '-c', "$dir/nginx.conf",
+            '-e', "$dir/log/nginx-error.log", '-g', 'daemon off;'
+            or POSIX::_exit(127);
+    }
+    $nginx_started{$pid} = 1;
+    ok(wait_until(sub {
+        IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") }, 15),
+        "a second nginx listens on $port");
+    return { pid => $pid, port => $port, dir => $dir };
+}
+
+# GET path with the given Host from a loopback address.
+sub get_from {
+    my ($nginx, $host, $path, $addr) = @_;
+
+    return Tenantry::Test::raw_exchange_to($nginx->{port},
+        "GET $path HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n",
+        10, $addr);
 }
 
 # 1. Through nginx, from this host: the stack's own workers.
@@ -448,11 +493,30 @@ queue_case($sock, 'unix socket');
 
 is(stop_tenantd($t, 15), 0, 'the master stops');
 
-# 4. The queue of a TCP listener.
+# 4. The queue of a TCP listener, and an nginx in front of it that
+# admits 127.0.0.2 too (TENANTRY_STATUS_ALLOW).
 {
     my $tcp = start_tenantd(TENANTD_LISTEN => '127.0.0.1:' . free_port());
 
     queue_case($tcp->{socket}, 'TCP');
+
+    my $nginx = start_nginx(TENANTRY_FASTCGI => $tcp->{socket},
+        TENANTRY_STATUS_ALLOW => '127.0.0.2');
+    my %from = ('127.0.0.1' => 200, '127.0.0.2' => 200, '127.0.0.3' => 403);
+
+    for my $addr (sort keys %from) {
+        my $res = get_from($nginx, "localhost:$nginx->{port}", '/metrics',
+            $addr);
+        is($res->{status}, $from{$addr},
+            "/metrics from $addr with TENANTRY_STATUS_ALLOW=127.0.0.2");
+    }
+    my $res = get_from($nginx, "$sub.localhost:$nginx->{port}", '/status',
+        '127.0.0.2');
+    is($res->{status}, 404, 'a tenant\'s host still has no /status');
+
+    kill 'QUIT', $nginx->{pid};
+    waitpid $nginx->{pid}, 0;
+    delete $nginx_started{ $nginx->{pid} };
     is(stop_tenantd($tcp, 15), 0, 'the master stops');
 }
 
