@@ -111,9 +111,9 @@ tn_scoreboard_ended(int slot, tn_worker_end how)
 	STORE(&board->slots[slot].state, TN_WORKER_NONE);
 
 	if (how == TN_WORKER_CRASHED) {
-		ADD(&board->restarts, 1);
+		ADD(&board->counters.restarts, 1);
 	} else if (how == TN_WORKER_RECYCLED) {
-		ADD(&board->recycles, 1);
+		ADD(&board->counters.recycles, 1);
 	}
 }
 
@@ -211,12 +211,12 @@ tn_scoreboard_sample_queue(void)
 		return;
 	}
 
-	STORE(&board->listen_queue, len);
-	STORE(&board->listen_queue_limit, limit);
-	max = LOAD(&board->listen_queue_max);
+	STORE(&board->counters.listen_queue, len);
+	STORE(&board->counters.listen_queue_limit, limit);
+	max = LOAD(&board->counters.listen_queue_max);
 	while (len > max &&
-	    !__atomic_compare_exchange_n(&board->listen_queue_max, &max, len, 0,
-	        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+	    !__atomic_compare_exchange_n(&board->counters.listen_queue_max,
+	        &max, len, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
 	}
 }
 
@@ -258,7 +258,7 @@ tn_scoreboard_accepted(void)
 	if (own == NULL) {
 		return;
 	}
-	ADD(&board->accepted, 1);
+	ADD(&board->counters.accepted, 1);
 
 	for (i = 0; i < board->nslots; i++) {
 		if (i != own_index && LOAD(&board->slots[i].pid) != 0 &&
@@ -266,7 +266,7 @@ tn_scoreboard_accepted(void)
 			return;
 		}
 	}
-	ADD(&board->all_busy, 1);
+	ADD(&board->counters.all_busy, 1);
 }
 
 static void
@@ -413,13 +413,15 @@ tn_scoreboard_pool(tn_sb_pool *out)
 	out->started_ms = board->started_ms;
 	out->uptime_s = (tn_db_clock_ms() - board->started) / 1000.0;
 	out->workers = board->workers;
-	out->accepted = LOAD(&board->accepted);
-	out->all_busy = LOAD(&board->all_busy);
-	out->restarts = LOAD(&board->restarts);
-	out->recycles = LOAD(&board->recycles);
-	out->listen_queue = LOAD(&board->listen_queue);
-	out->listen_queue_max = LOAD(&board->listen_queue_max);
-	out->listen_queue_limit = LOAD(&board->listen_queue_limit);
+	out->counters.accepted = LOAD(&board->counters.accepted);
+	out->counters.all_busy = LOAD(&board->counters.all_busy);
+	out->counters.restarts = LOAD(&board->counters.restarts);
+	out->counters.recycles = LOAD(&board->counters.recycles);
+	out->counters.listen_queue = LOAD(&board->counters.listen_queue);
+	out->counters.listen_queue_max =
+	    LOAD(&board->counters.listen_queue_max);
+	out->counters.listen_queue_limit =
+	    LOAD(&board->counters.listen_queue_limit);
 
 	for (i = 0; i < board->nslots; i++) {
 		state = LOAD(&board->slots[i].state);

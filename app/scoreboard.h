@@ -63,23 +63,23 @@ typedef struct {
 	uint64_t db_round_trips[TN_SB_ROUTES];
 } tn_sb_slot;
 
+/* The pool's counters. */
+typedef struct {
+	uint64_t accepted; /* added to by every worker */
+	uint64_t all_busy;
+	uint64_t restarts; /* written by the master */
+	uint64_t recycles;
+	uint32_t listen_queue; /* by the master and status readers */
+	uint32_t listen_queue_max;
+	uint32_t listen_queue_limit;
+} tn_sb_counters;
+
 typedef struct {
 	int64_t started_ms; /* wall clock */
 	double started;     /* monotonic ms */
 	int32_t nslots;
 	int32_t workers; /* the configured number */
-
-	/* added to by every worker */
-	uint64_t accepted;
-	uint64_t all_busy;
-
-	/* written by the master, raised by status readers */
-	uint64_t restarts;
-	uint64_t recycles;
-	uint32_t listen_queue;
-	uint32_t listen_queue_max;
-	uint32_t listen_queue_limit;
-
+	tn_sb_counters counters;
 	tn_sb_slot slots[];
 } tn_scoreboard;
 
@@ -100,13 +100,7 @@ typedef struct {
 	int64_t started_ms; /* wall clock */
 	double uptime_s;
 	int workers; /* the configured number */
-	uint64_t accepted;
-	uint64_t all_busy;
-	uint64_t restarts;
-	uint64_t recycles;
-	uint32_t listen_queue;
-	uint32_t listen_queue_max;
-	uint32_t listen_queue_limit;
+	tn_sb_counters counters;
 	int by_state[TN_WORKER_STATES]; /* live workers in each state */
 } tn_sb_pool;
 

@@ -51,23 +51,48 @@ iso_time(char *out, size_t outlen, int64_t ms)
 	return out;
 }
 
-static int
-active_of(const tn_sb_pool *pool)
+/* One figure of the pool: its JSON name, its label on the text page. */
+typedef struct {
+	const char *key;
+	const char *label;
+	int64_t value;
+} pool_field;
+
+enum { POOL_FIELDS = 13 };
+
+/* The pool's figures after its start time, in the order both pages use. */
+static void
+pool_fields(const tn_sb_pool *pool, pool_field f[POOL_FIELDS])
 {
-	return pool->by_state[TN_WORKER_READING] +
+	const tn_sb_counters *c = &pool->counters;
+	int i, active, total = 0;
+
+	active = pool->by_state[TN_WORKER_READING] +
 	    pool->by_state[TN_WORKER_WORKING] +
 	    pool->by_state[TN_WORKER_FINISHING];
-}
-
-static int
-total_of(const tn_sb_pool *pool)
-{
-	int i, n = 0;
-
 	for (i = 1; i < TN_WORKER_STATES; i++) {
-		n += pool->by_state[i];
+		total += pool->by_state[i];
 	}
-	return n;
+
+	f[0] =
+	    (pool_field){"start_since", "start since", (int64_t)pool->uptime_s};
+	f[1] = (pool_field){"accepted", "accepted", (int64_t)c->accepted};
+	f[2] = (pool_field){"listen_queue", "listen queue", c->listen_queue};
+	f[3] = (pool_field){
+	    "max_listen_queue", "max listen queue", c->listen_queue_max};
+	f[4] = (pool_field){
+	    "listen_queue_len", "listen queue len", c->listen_queue_limit};
+	f[5] = (pool_field){
+	    "idle_workers", "idle workers", pool->by_state[TN_WORKER_IDLE]};
+	f[6] = (pool_field){"active_workers", "active workers", active};
+	f[7] = (pool_field){"total_workers", "total workers", total};
+	f[8] = (pool_field){
+	    "configured_workers", "configured workers", pool->workers};
+	f[9] = (pool_field){
+	    "all_workers_busy", "all workers busy", (int64_t)c->all_busy};
+	f[10] = (pool_field){"restarts", "restarts", (int64_t)c->restarts};
+	f[11] = (pool_field){"recycles", "recycles", (int64_t)c->recycles};
+	f[12] = (pool_field){NULL, NULL, 0};
 }
 
 static int
@@ -127,6 +152,7 @@ static void
 status_json(tn_req *req, const tn_sb_pool *pool, int nslots)
 {
 	json_object *doc, *workers;
+	pool_field f[POOL_FIELDS];
 	tn_sb_worker w;
 	char when[40];
 	int i;
@@ -136,30 +162,11 @@ status_json(tn_req *req, const tn_sb_pool *pool, int nslots)
 	json_object_object_add(doc, "start_time",
 	    json_object_new_string(
 	        iso_time(when, sizeof(when), pool->started_ms)));
-	json_object_object_add(
-	    doc, "start_since", json_object_new_int64((int64_t)pool->uptime_s));
-	json_object_object_add(
-	    doc, "accepted", json_object_new_int64((int64_t)pool->accepted));
-	json_object_object_add(
-	    doc, "listen_queue", json_object_new_int64(pool->listen_queue));
-	json_object_object_add(doc, "max_listen_queue",
-	    json_object_new_int64(pool->listen_queue_max));
-	json_object_object_add(doc, "listen_queue_len",
-	    json_object_new_int64(pool->listen_queue_limit));
-	json_object_object_add(doc, "idle_workers",
-	    json_object_new_int(pool->by_state[TN_WORKER_IDLE]));
-	json_object_object_add(
-	    doc, "active_workers", json_object_new_int(active_of(pool)));
-	json_object_object_add(
-	    doc, "total_workers", json_object_new_int(total_of(pool)));
-	json_object_object_add(
-	    doc, "configured_workers", json_object_new_int(pool->workers));
-	json_object_object_add(doc, "all_workers_busy",
-	    json_object_new_int64((int64_t)pool->all_busy));
-	json_object_object_add(
-	    doc, "restarts", json_object_new_int64((int64_t)pool->restarts));
-	json_object_object_add(
-	    doc, "recycles", json_object_new_int64((int64_t)pool->recycles));
+	pool_fields(pool, f);
+	for (i = 0; f[i].key != NULL; i++) {
+		json_object_object_add(
+		    doc, f[i].key, json_object_new_int64(f[i].value));
+	}
 
 	workers = json_object_new_array();
 	for (i = 0; i < nslots; i++) {
@@ -213,33 +220,18 @@ static void
 status_text(tn_req *req, const tn_sb_pool *pool, int nslots, int full)
 {
 	tn_buf b = {0};
+	pool_field f[POOL_FIELDS];
 	tn_sb_worker w;
-	char when[40];
+	char when[40], label[32];
 	int i;
 
-	tn_buf_printf(&b,
-	    "pool:                 tenantd\n"
-	    "start time:           %s\n"
-	    "start since:          %lld\n"
-	    "accepted:             %llu\n"
-	    "listen queue:         %u\n"
-	    "max listen queue:     %u\n"
-	    "listen queue len:     %u\n"
-	    "idle workers:         %d\n"
-	    "active workers:       %d\n"
-	    "total workers:        %d\n"
-	    "configured workers:   %d\n"
-	    "all workers busy:     %llu\n"
-	    "restarts:             %llu\n"
-	    "recycles:             %llu\n",
-	    iso_time(when, sizeof(when), pool->started_ms),
-	    (long long)pool->uptime_s, (unsigned long long)pool->accepted,
-	    pool->listen_queue, pool->listen_queue_max,
-	    pool->listen_queue_limit, pool->by_state[TN_WORKER_IDLE],
-	    active_of(pool), total_of(pool), pool->workers,
-	    (unsigned long long)pool->all_busy,
-	    (unsigned long long)pool->restarts,
-	    (unsigned long long)pool->recycles);
+	tn_buf_printf(&b, "%-22s%s\n%-22s%s\n", "pool:", "tenantd",
+	    "start time:", iso_time(when, sizeof(when), pool->started_ms));
+	pool_fields(pool, f);
+	for (i = 0; f[i].key != NULL; i++) {
+		snprintf(label, sizeof(label), "%s:", f[i].label);
+		tn_buf_printf(&b, "%-22s%lld\n", label, (long long)f[i].value);
+	}
 
 	if (!full) {
 		tn_buf_printf(&b, "\n%-8s %-10s %10s %12s  %s\n", "pid",
@@ -334,51 +326,53 @@ route_labels(char *out, size_t outlen, int route)
 	snprintf(out, outlen, "method=\"%s\",route=\"%s\"", method, pattern);
 }
 
+/* A metric with one unlabelled sample. */
+static void
+scalar(tn_buf *b, const char *name, const char *type, const char *help,
+    uint64_t value)
+{
+	metric_head(b, name, type, help);
+	tn_buf_printf(b, "%s %llu\n", name, (unsigned long long)value);
+}
+
 static void
 pool_metrics(tn_buf *b, const tn_sb_pool *pool)
 {
+	const tn_sb_counters *c = &pool->counters;
 	int i;
 
 	metric_head(b, "tenantd_start_time_seconds", "gauge",
 	    "When the master started, in seconds since the epoch.");
 	tn_buf_printf(b, "tenantd_start_time_seconds %.3f\n",
 	    (double)pool->started_ms / 1000.0);
-	metric_head(b, "tenantd_requests_total", "counter",
-	    "Requests the workers accepted.");
-	tn_buf_printf(b, "tenantd_requests_total %llu\n",
-	    (unsigned long long)pool->accepted);
+	scalar(b, "tenantd_requests_total", "counter",
+	    "Requests the workers accepted.", c->accepted);
+
 	metric_head(b, "tenantd_workers", "gauge", "Workers by state.");
 	for (i = 1; i < TN_WORKER_STATES; i++) {
 		tn_buf_printf(b, "tenantd_workers{state=\"%s\"} %d\n",
 		    tn_scoreboard_state_name((tn_worker_state)i),
 		    pool->by_state[i]);
 	}
-	metric_head(b, "tenantd_workers_configured", "gauge",
-	    "Workers the master keeps running (TENANTD_WORKERS).");
-	tn_buf_printf(b, "tenantd_workers_configured %d\n", pool->workers);
-	metric_head(b, "tenantd_all_workers_busy_total", "counter",
-	    "Requests accepted while no other worker was idle.");
-	tn_buf_printf(b, "tenantd_all_workers_busy_total %llu\n",
-	    (unsigned long long)pool->all_busy);
-	metric_head(b, "tenantd_worker_restarts_total", "counter",
-	    "Workers started again after a crash.");
-	tn_buf_printf(b, "tenantd_worker_restarts_total %llu\n",
-	    (unsigned long long)pool->restarts);
-	metric_head(b, "tenantd_worker_recycles_total", "counter",
-	    "Workers replaced after TENANTD_MAX_REQUESTS requests.");
-	tn_buf_printf(b, "tenantd_worker_recycles_total %llu\n",
-	    (unsigned long long)pool->recycles);
-	metric_head(b, "tenantd_listen_queue", "gauge",
-	    "Connections waiting in the listening socket's queue.");
-	tn_buf_printf(b, "tenantd_listen_queue %u\n", pool->listen_queue);
-	metric_head(b, "tenantd_listen_queue_max", "gauge",
-	    "The longest listen queue seen since the master started.");
-	tn_buf_printf(
-	    b, "tenantd_listen_queue_max %u\n", pool->listen_queue_max);
-	metric_head(b, "tenantd_listen_queue_limit", "gauge",
-	    "The listening socket's backlog.");
-	tn_buf_printf(
-	    b, "tenantd_listen_queue_limit %u\n", pool->listen_queue_limit);
+
+	scalar(b, "tenantd_workers_configured", "gauge",
+	    "Workers the master keeps running (TENANTD_WORKERS).",
+	    (uint64_t)pool->workers);
+	scalar(b, "tenantd_all_workers_busy_total", "counter",
+	    "Requests accepted while no other worker was idle.", c->all_busy);
+	scalar(b, "tenantd_worker_restarts_total", "counter",
+	    "Workers started again after a crash.", c->restarts);
+	scalar(b, "tenantd_worker_recycles_total", "counter",
+	    "Workers replaced after TENANTD_MAX_REQUESTS requests.",
+	    c->recycles);
+	scalar(b, "tenantd_listen_queue", "gauge",
+	    "Connections waiting in the listening socket's queue.",
+	    c->listen_queue);
+	scalar(b, "tenantd_listen_queue_max", "gauge",
+	    "The longest listen queue seen since the master started.",
+	    c->listen_queue_max);
+	scalar(b, "tenantd_listen_queue_limit", "gauge",
+	    "The listening socket's backlog.", c->listen_queue_limit);
 }
 
 static void
