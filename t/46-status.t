@@ -258,13 +258,15 @@ sub start_nginx {
     return { pid => $pid, port => $port, dir => $dir };
 }
 
-# GET path with the given Host from a loopback address.
+# GET path with the given Host from a loopback address, with an
+# X-Forwarded-For header when xff is given.
 sub get_from {
-    my ($nginx, $host, $path, $addr) = @_;
+    my ($nginx, $host, $path, $addr, $xff) = @_;
+    my $head = "GET $path HTTP/1.1\r\nHost: $host\r\n";
 
+    $head .= "X-Forwarded-For: $xff\r\n" if defined $xff;
     return Tenantry::Test::raw_exchange_to($nginx->{port},
-        "GET $path HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n",
-        10, $addr);
+        "${head}Connection: close\r\n\r\n", 10, $addr);
 }
 
 # 1. Through nginx, from this host: the stack's own workers.
@@ -500,15 +502,24 @@ is(stop_tenantd($t, 15), 0, 'the master stops');
 
     queue_case($tcp->{socket}, 'TCP');
 
+    # 127.0.0.1 plays a load balancer too: the address that counts is
+    # the one it puts in X-Forwarded-For
     my $nginx = start_nginx(TENANTRY_FASTCGI => $tcp->{socket},
-        TENANTRY_STATUS_ALLOW => '127.0.0.2');
-    my %from = ('127.0.0.1' => 200, '127.0.0.2' => 200, '127.0.0.3' => 403);
+        TENANTRY_STATUS_ALLOW => '127.0.0.2',
+        TENANTRY_TRUSTED_PROXIES => '127.0.0.1');
+    my @cases = (['127.0.0.1', undef, 200], ['127.0.0.2', undef, 200],
+        ['127.0.0.3', undef, 403], ['127.0.0.1', '127.0.0.2', 200],
+        ['127.0.0.1', '203.0.113.9', 403],
+        ['127.0.0.1', '127.0.0.2, 203.0.113.9', 403],
+        ['127.0.0.3', '127.0.0.2', 403]);
 
-    for my $addr (sort keys %from) {
+    for my $case (@cases) {
+        my ($addr, $xff, $status) = @$case;
         my $res = get_from($nginx, "localhost:$nginx->{port}", '/metrics',
-            $addr);
-        is($res->{status}, $from{$addr},
-            "/metrics from $addr with TENANTRY_STATUS_ALLOW=127.0.0.2");
+            $addr, $xff);
+        is($res->{status}, $status, "/metrics from $addr"
+            . (defined $xff ? " for $xff" : '')
+            . ' with TENANTRY_STATUS_ALLOW=127.0.0.2');
     }
     my $res = get_from($nginx, "$sub.localhost:$nginx->{port}", '/status',
         '127.0.0.2');
