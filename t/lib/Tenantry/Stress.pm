@@ -11,7 +11,7 @@ use Exporter qw(import);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use JSON::PP;
-use POSIX qw(WNOHANG);
+use POSIX ();
 use Time::HiRes qw(sleep time);
 
 use Tenantry::Test;
@@ -113,7 +113,7 @@ sub next_request {
 # idle ones on reload) is sent once more on a new one, as HTTP::Tiny does
 # for GETs itself; the task checks would catch a double.
 sub send_request {
-    my ($agents, $port, $req) = @_;
+    my ($agents, $req) = @_;
     my $agent = $agents->{ $req->{host} } //= HTTP::Tiny->new(
         keep_alive => 1, timeout => 10, agent => 'tenantry-stress');
     my %args = (peer => '127.0.0.1',
@@ -147,7 +147,7 @@ sub client {
     for ($n = 0; !-e $plan->{stop} && time < $plan->{deadline}; $n++) {
         my $req = next_request($plan, $client, $n);
         my $started = time;
-        my ($res, $resent) = send_request(\%agents, $plan->{port}, $req);
+        my ($res, $resent) = send_request(\%agents, $req);
         my $ms = (time - $started) * 1000;
         my ($class, $detail) = classify($req, $res);
 
@@ -611,7 +611,7 @@ sub request_in_background {
 
     if ($pid == 0) {
         my $started = time;
-        my ($res) = send_request({}, $plan->{port}, $req);
+        my ($res) = send_request({}, $req);
         my ($class, $detail) = classify($req, $res);
 
         open my $fh, '>', $file or POSIX::_exit(1);
@@ -673,13 +673,13 @@ sub held_up {
     sleep 1;
     my $locker = lock_table($table, 3);
     my $started = time;
-    my ($res) = send_request({}, $plan->{port}, $req);
+    my ($res) = send_request({}, $req);
     my $secs = time - $started;
     my $doc = eval { $json->decode($res->{content}) } // {};
 
     waitpid $locker, 0;
     my @next = map {
-        my ($r) = send_request({}, $plan->{port}, $req);
+        my ($r) = send_request({}, $req);
         (classify($req, $r))[0];
     } 1 .. 5;
     my @after = workers();
@@ -837,7 +837,6 @@ sub run_scenarios {
     die "no tenantd master in the stack's pid file\n" unless $master;
 
     my $plan = {
-        port => stack()->{port},
         master_env => proc_environ($master),
         master_ids => [(stat "/proc/$master")[4, 5]],
         workers => scalar workers(),
