@@ -14,6 +14,8 @@
 static const char scope_sql[] = "SELECT set_config('search_path', $1, true),"
                                 " set_config('role', $2, true),"
                                 " set_config('statement_timeout', $3, true)";
+static const char timeout_sql[] =
+    "SELECT set_config('statement_timeout', $1, true)";
 
 long long
 tn_db_now_ms(void)
@@ -228,8 +230,26 @@ leave_pipeline(tn_db *db)
 	return TN_DB_OK;
 }
 
-tn_db_status
-tn_db_begin(tn_db *db)
+/*
+ * Queues the statement that bounds the statements after it, up to the
+ * end of the transaction (an implicit one ends at the sync), by the
+ * worker's statement timeout. Nothing is queued without a timeout.
+ */
+static tn_db_status
+queue_timeout(tn_db *db)
+{
+	char timeout[32];
+	const char *params[1] = {timeout};
+
+	if (db->statement_timeout <= 0) {
+		return TN_DB_OK;
+	}
+	snprintf(timeout, sizeof(timeout), "%d", db->statement_timeout);
+	return queue(db, timeout_sql, 1, params);
+}
+
+static tn_db_status
+queue_begin(tn_db *db)
 {
 	tn_db_status st;
 
@@ -244,6 +264,18 @@ tn_db_begin(tn_db *db)
 	}
 
 	return queue(db, "BEGIN", 0, NULL);
+}
+
+tn_db_status
+tn_db_begin(tn_db *db)
+{
+	tn_db_status st;
+
+	st = queue_begin(db);
+	if (st != TN_DB_OK) {
+		return st;
+	}
+	return queue_timeout(db);
 }
 
 /* Queues the statement that scopes the transaction to a tenant. */
@@ -268,7 +300,7 @@ tn_db_begin_scoped(tn_db *db, const char *schema, const char *role)
 {
 	tn_db_status st;
 
-	st = tn_db_begin(db);
+	st = queue_begin(db);
 	if (st != TN_DB_OK) {
 		return st;
 	}
@@ -403,7 +435,7 @@ tn_db_query(tn_db *db, const char *sql, int nparams, const char *const *params,
 
 	st = tn_db_ensure(db);
 	if (st == TN_DB_OK) {
-		st = enter_pipeline(db);
+		st = queue_timeout(db);
 	}
 	if (st == TN_DB_OK) {
 		st = queue(db, sql, nparams, params);

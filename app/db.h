@@ -53,7 +53,10 @@ PGresult *tn_db_read_scoped(tn_db *db, const char *schema, const char *role,
     const char *sql, int nparams, const char *const *params,
     tn_db_status *status);
 
-/* Starts an unscoped transaction (control plane work). */
+/*
+ * Starts an unscoped transaction (control plane work), its statements
+ * bounded by the statement timeout like a tenant's.
+ */
 tn_db_status tn_db_begin(tn_db *db);
 
 /*
@@ -71,7 +74,10 @@ tn_db_status tn_db_commit(tn_db *db);
 /* Ends whatever transaction is open, discarding its work. */
 void tn_db_rollback(tn_db *db);
 
-/* Runs a statement outside a transaction (autocommit). */
+/*
+ * Runs a statement outside a transaction (autocommit), bounded by the
+ * statement timeout: the timeout travels with it in the same round trip.
+ */
 PGresult *tn_db_query(tn_db *db, const char *sql, int nparams,
     const char *const *params, tn_db_status *status);
 

@@ -1078,10 +1078,13 @@ my $tenantd_owner = $$;
 # the stack's database, domain, admin token and migrations), as the same
 # user as the stack's tenantd.  Two assertions: the socket opens, the
 # workers run.  Returns {pid, socket, log, dir}; socket is the unix path,
-# or HOST:PORT when TENANTD_LISTEN names one.
+# or HOST:PORT when TENANTD_LISTEN names one.  A setting -command (an
+# arrayref) runs that instead of the build's tenantd, e.g. under a tool.
 sub start_tenantd {
     my (%settings) = @_;
     my $s = stack();
+    my @command = @{ delete $settings{-command}
+        || ["$s->{build}/app/tenantd"] };
     my ($master) = tenantd_pids();
     my $dir = tempdir(CLEANUP => 1);
     my ($uid, $gid) = $master ? (stat "/proc/$master")[4, 5] : (0, 0);
@@ -1124,7 +1127,7 @@ sub start_tenantd {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', $t->{log};
         open STDERR, '>&', \*STDOUT;
-        exec @as, "$s->{build}/app/tenantd" or POSIX::_exit(127);
+        exec @as, @command or POSIX::_exit(127);
     }
 
     $tenantd_started{ $t->{pid} } = 1;
