@@ -200,30 +200,6 @@ sub source_for {
     return "127.3.$octet." . (1 + $next_addr % 250);
 }
 
-# Sends a request, closes the sending side and reads until the answer is
-# complete: nginx would linger for the announced body.  Returns the
-# parsed answer.
-sub half_closed {
-    my ($bytes, $local_addr) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-        PeerPort => $s->{port}, Proto => 'tcp', Timeout => 5,
-        LocalAddr => $local_addr // '127.0.0.1')
-        or return { status => 0, error => "connect: $!", headers => {} };
-    my $sel = IO::Select->new($sock);
-    my $raw = '';
-
-    syswrite $sock, $bytes;
-    shutdown $sock, SHUT_WR;
-    while ($sel->can_read(10)) {
-        last unless sysread $sock, $raw, 65536, length $raw;
-        my $res = Tenantry::Test::parse_response($raw);
-        last if $res->{status} && length($res->{body})
-            == ($res->{headers}{'content-length'} // -1);
-    }
-    close $sock;
-    return Tenantry::Test::parse_response($raw);
-}
-
 my $before = snapshot();
 like($before, qr/\Q$schema\E\.projects=/, 'the snapshot covers the tenant');
 like($before, qr/public\.tenants=/, 'and the control plane');
@@ -232,11 +208,9 @@ my $cases = 0;
 for my $endpoint (@endpoints) {
     for my $case (@bodies) {
         my $name = "$endpoint->[0]: $case->[0]";
-        my $res = ($case->[4] // '') eq 'announce'
-            ? half_closed(request_for($endpoint, $case),
-            source_for($endpoint))
-            : raw_http(request_for($endpoint, $case),
-            local_addr => source_for($endpoint), timeout => 20);
+        my $res = raw_http(request_for($endpoint, $case),
+            local_addr => source_for($endpoint), timeout => 20,
+            complete => 1);
         my $want = grep({ $_ == $res->{status} } @{ $case->[2] })
             ? $res->{status} : $case->[2][0];
 
