@@ -402,7 +402,7 @@ nul_in_key(const char *s, size_t len)
 	return 0;
 }
 
-/* The UTF-16 code unit of the four hex digits of a "\\u" escape. */
+/* The UTF-16 code unit that the four hex digits of an escape name. */
 static long
 escape_unit(const char *s)
 {
@@ -572,7 +572,10 @@ tn_http_json_body(tn_req *req)
 		return NULL;
 	}
 
-	/* json-c keeps the last of two equal names and drops the other */
+	/*
+	 * json-c would store something else than was sent: U+FFFD for half
+	 * a surrogate pair, the last of two equal names alone.
+	 */
 	if (scan_strings(req->body, req->body_len, &names) != 0) {
 		json_object_put(doc);
 		tn_http_problem(req, 400, "invalid-json",
