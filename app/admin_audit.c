@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -37,14 +38,28 @@ tn_admin_audit_record(tn_req *req)
 {
 	char fingerprint[17], status[8];
 	const char *params[5];
+	size_t path_size;
 	tn_db_status st;
+	char *path;
 	PGresult *r;
+
+	/*
+	 * The path as the client sent it may hold bytes the database refuses
+	 * (not UTF-8): escaped, a refused request is recorded all the same.
+	 */
+	path_size = 4 * strlen(req->path) + 1;
+	path = malloc(path_size);
+	if (path == NULL) {
+		tn_log(TN_LOG_ERROR, "cannot write the audit log: no memory");
+		return;
+	}
+	tn_log_escape(path, path_size, req->path);
 
 	token_fingerprint(req, fingerprint);
 	snprintf(status, sizeof(status), "%d", req->status);
 	params[0] = fingerprint;
 	params[1] = req->method;
-	params[2] = req->path;
+	params[2] = path;
 	params[3] = status;
 	params[4] = req->request_id;
 
@@ -58,6 +73,7 @@ tn_admin_audit_record(tn_req *req)
 		    req->db->error);
 	}
 	PQclear(r);
+	free(path);
 }
 
 /* GET /admin/audit?limit=&cursor=: newest first. */

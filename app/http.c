@@ -404,6 +404,98 @@ nul_in_key(const char *s, size_t len)
 	return 0;
 }
 
+/* The UTF-16 code unit that the four hex digits of an escape name. */
+static long
+escape_unit(const char *s)
+{
+	long unit = 0;
+	int i, digit;
+
+	for (i = 0; i < 4; i++) {
+		digit = hex_value(s[i]);
+		if (digit < 0) {
+			return -1;
+		}
+		unit = unit * 16 + digit;
+	}
+	return unit;
+}
+
+static int
+is_json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Walks a body that json-c has accepted: counts the member names (each
+ * a string followed by a colon) in *names. Returns -1 when an escape
+ * is one half of a UTF-16 surrogate pair without the other, which json-c
+ * would silently turn into U+FFFD.
+ */
+static int
+scan_strings(const char *s, size_t len, size_t *names)
+{
+	size_t i = 0, j;
+	long unit;
+
+	*names = 0;
+	while (i < len) {
+		if (s[i] != '"') {
+			i++;
+			continue;
+		}
+		for (j = i + 1; j < len && s[j] != '"'; j++) {
+			if (s[j] != '\\' || s[++j] != 'u') {
+				continue;
+			}
+			unit = escape_unit(s + j + 1);
+			j += 4;
+			if (unit >= 0xdc00 && unit <= 0xdfff) {
+				return -1;
+			}
+			if (unit < 0xd800 || unit > 0xdbff) {
+				continue;
+			}
+			if (j + 6 >= len || s[j + 1] != '\\' ||
+			    s[j + 2] != 'u') {
+				return -1;
+			}
+			unit = escape_unit(s + j + 3);
+			if (unit < 0xdc00 || unit > 0xdfff) {
+				return -1;
+			}
+			j += 6;
+		}
+		for (i = j + 1; i < len && is_json_space(s[i]); i++) {
+		}
+		if (i < len && s[i] == ':') {
+			(*names)++;
+		}
+	}
+	return 0;
+}
+
+/* Counts the members of every object in a document. */
+static size_t
+count_members(json_object *doc)
+{
+	size_t n = 0, i;
+
+	if (json_object_is_type(doc, json_type_object)) {
+		json_object_object_foreach(doc, name, value)
+		{
+			(void)name;
+			n += 1 + count_members(value);
+		}
+	} else if (json_object_is_type(doc, json_type_array)) {
+		for (i = 0; i < json_object_array_length(doc); i++) {
+			n += count_members(json_object_array_get_idx(doc, i));
+		}
+	}
+	return n;
+}
+
 static int
 is_json_type(const char *ct)
 {
@@ -420,6 +512,7 @@ tn_http_json_body(tn_req *req)
 	json_object *doc;
 	enum json_tokener_error jerr;
 	char detail[160];
+	size_t names;
 
 	if (!is_json_type(req->content_type)) {
 		tn_http_problem(req, 415, "unsupported-media-type",
@@ -478,6 +571,25 @@ tn_http_json_body(tn_req *req)
 		json_object_put(doc);
 		tn_http_problem(req, 422, "validation-failed",
 		    "the request body must be a JSON object", NULL);
+		return NULL;
+	}
+
+	/*
+	 * json-c would store something else than was sent: U+FFFD for half
+	 * a surrogate pair, the last of two equal names alone.
+	 */
+	if (scan_strings(req->body, req->body_len, &names) != 0) {
+		json_object_put(doc);
+		tn_http_problem(req, 400, "invalid-json",
+		    "the request body has an escape of half a UTF-16 surrogate pair",
+		    NULL);
+		return NULL;
+	}
+	if (names != count_members(doc)) {
+		json_object_put(doc);
+		tn_http_problem(req, 400, "invalid-json",
+		    "the request body names a member twice in one object",
+		    NULL);
 		return NULL;
 	}
 

@@ -169,6 +169,7 @@ resolve_tenant(tn_req *req)
 {
 	tn_tenant_status st;
 	int by_host = req->site == TN_SITE_CUSTOM;
+	char host[256];
 
 	if (!by_host && tn_tenant_label_problem(req->tenant_key) != NULL) {
 		tn_http_problem(req, 404, "tenant-not-found",
@@ -176,8 +177,17 @@ resolve_tenant(tn_req *req)
 		return -1;
 	}
 
-	st = tn_tenant_resolve(req->db, req->tenant_key, by_host,
-	    req->settings->tenant_cache_ms, &req->tenant);
+	/* a host that could never be stored is nobody's (bytes included) */
+	if (by_host &&
+	    tn_domain_normalise(req->tenant_key, req->settings->domain, host,
+	        sizeof(host)) != NULL) {
+		tn_http_problem(req, 404, "tenant-not-found",
+		    "no tenant has this host name", NULL);
+		return -1;
+	}
+
+	st = tn_tenant_resolve(req->db, by_host ? host : req->tenant_key,
+	    by_host, req->settings->tenant_cache_ms, &req->tenant);
 	switch (st) {
 	case TN_TENANT_FOUND:
 		break;

@@ -265,15 +265,17 @@ sub http {
 }
 
 # Sends bytes verbatim to the stack's nginx and parses the answer as
-# http() does.
+# http() does.  With complete, it stops reading once the answer's
+# Content-Length is in (nginx lingers after refusing a body it was not
+# sent).
 sub raw_http {
     my ($bytes, %opt) = @_;
     return raw_exchange_to(stack()->{port}, $bytes, $opt{timeout},
-        $opt{local_addr});
+        $opt{local_addr}, $opt{complete});
 }
 
 sub raw_exchange_to {
-    my ($port, $bytes, $timeout, $local_addr) = @_;
+    my ($port, $bytes, $timeout, $local_addr, $complete) = @_;
     my $started = time;
     my $deadline = $started + ($timeout || 10);
     my $sock = IO::Socket::INET->new(
@@ -291,7 +293,7 @@ sub raw_exchange_to {
     $sock->autoflush(1);
     syswrite_all($sock, $bytes);
 
-    my ($raw, $error) = read_to_eof($sock, $deadline);
+    my ($raw, $error) = read_to_eof($sock, $deadline, $complete);
     close $sock;
 
     my $res = parse_response($raw);
@@ -312,7 +314,7 @@ sub syswrite_all {
 }
 
 sub read_to_eof {
-    my ($sock, $deadline) = @_;
+    my ($sock, $deadline, $complete) = @_;
     my $sel = IO::Select->new($sock);
     my $raw = '';
 
@@ -324,7 +326,18 @@ sub read_to_eof {
         my $n = sysread($sock, $raw, 65536, length $raw);
         return ($raw, "read: $!") unless defined $n;
         return ($raw, undef) if $n == 0;
+        return ($raw, undef) if $complete && answer_complete($raw);
     }
+}
+
+# True when raw holds a whole answer framed by its Content-Length.
+sub answer_complete {
+    my ($raw) = @_;
+    my $end = index $raw, "\r\n\r\n";
+
+    return 0 if $end < 0;
+    my ($length) = substr($raw, 0, $end) =~ /\r\ncontent-length:\s*(\d+)/i;
+    return defined $length && length($raw) - $end - 4 >= $length;
 }
 
 # Parses a whole HTTP response (status line, headers, body with
