@@ -289,18 +289,23 @@ tn_router_dispatch(tn_req *req)
 	char arg[TN_PATH_ARGS][TN_PATH_ARG];
 	size_t i;
 
+	/* the method first: it is cheaper to compare than the path */
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (!(routes[i].sites & site_bit) ||
+		    (strcmp(routes[i].method, req->method) != 0 &&
+		        (strcmp(req->method, "HEAD") != 0 ||
+		            strcmp(routes[i].method, "GET") != 0)) ||
 		    !path_matches(routes[i].pattern, req->path, arg)) {
 			continue;
 		}
-		path_known = 1;
-		if (strcmp(routes[i].method, req->method) == 0 ||
-		    (strcmp(req->method, "HEAD") == 0 &&
-		        strcmp(routes[i].method, "GET") == 0)) {
-			match = &routes[i];
-			break;
-		}
+		match = &routes[i];
+		break;
+	}
+	for (i = 0; match == NULL && !path_known &&
+	     i < sizeof(routes) / sizeof(routes[0]);
+	     i++) {
+		path_known = (routes[i].sites & site_bit) &&
+		    path_matches(routes[i].pattern, req->path, arg);
 	}
 
 	if (req->site == TN_SITE_NONE || (!path_known && match == NULL)) {
