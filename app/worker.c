@@ -105,8 +105,7 @@ wait_for_connection(
 			return 0;
 		}
 		if (n < 0 && errno != EINTR) {
-			tn_log(TN_LOG_ALERT,
-			    "waiting for a request: %s",
+			tn_log(TN_LOG_ALERT, "waiting for a request: %s",
 			    strerror(errno));
 			return -1;
 		}
