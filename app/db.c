@@ -41,6 +41,8 @@ tn_db_init(tn_db *db, const char *conninfo, int statement_timeout)
 	memset(db, 0, sizeof(*db));
 	db->conninfo = conninfo;
 	db->statement_timeout = statement_timeout;
+	snprintf(db->timeout_text, sizeof(db->timeout_text), "%d",
+	    statement_timeout);
 	db->last_attempt_ms = -TN_DB_RETRY_MS;
 }
 
@@ -148,6 +150,15 @@ queue(tn_db *db, const char *sql, int nparams, const char *const *params)
 	}
 	db->queued++;
 	return TN_DB_OK;
+}
+
+tn_db_status
+tn_db_queue(tn_db *db, const char *sql, int nparams, const char *const *params)
+{
+	if (db->conn == NULL) {
+		return TN_DB_DOWN;
+	}
+	return queue(db, sql, nparams, params);
 }
 
 /*
@@ -282,15 +293,22 @@ tn_db_begin(tn_db *db)
 static tn_db_status
 queue_scope(tn_db *db, const char *schema, const char *role)
 {
-	char quoted[80], timeout[32];
+	char quoted[80];
 	const char *params[3];
+	size_t len = strlen(schema);
 
 	/* schema names are [a-z0-9_] by construction; quoted all the same */
-	snprintf(quoted, sizeof(quoted), "\"%s\"", schema);
-	snprintf(timeout, sizeof(timeout), "%d", db->statement_timeout);
+	if (len + 3 > sizeof(quoted)) {
+		set_error(db, "3F000", "schema name too long");
+		return TN_DB_ERROR;
+	}
+	quoted[0] = '"';
+	memcpy(quoted + 1, schema, len);
+	quoted[len + 1] = '"';
+	quoted[len + 2] = '\0';
 	params[0] = quoted;
 	params[1] = role;
-	params[2] = timeout;
+	params[2] = db->timeout_text;
 
 	return queue(db, scope_sql, 3, params);
 }

@@ -19,6 +19,7 @@ typedef struct {
 	long long last_attempt_ms; /* last connection attempt, monotonic */
 	int queued;                /* pipelined commands not yet read */
 	int statement_timeout;     /* ms, set per scoped transaction */
+	char timeout_text[16];     /* the same, as the parameter sent */
 	double wait_ms;            /* time spent waiting on the server */
 	int round_trips;           /* batches sent and waited for */
 	char sqlstate[6];
@@ -68,6 +69,14 @@ tn_db_status tn_db_begin(tn_db *db);
  */
 PGresult *tn_db_exec(tn_db *db, const char *sql, int nparams,
     const char *const *params, int commit, tn_db_status *status);
+
+/*
+ * Queues one statement of the open transaction without waiting: it goes
+ * to the server with the next tn_db_exec or tn_db_commit, whose status
+ * covers it, and its result is not kept.
+ */
+tn_db_status tn_db_queue(
+    tn_db *db, const char *sql, int nparams, const char *const *params);
 
 tn_db_status tn_db_commit(tn_db *db);
 

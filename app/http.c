@@ -17,12 +17,99 @@
 /* Deepest JSON nesting a request body may have. */
 #define TN_JSON_DEPTH 16
 
-static const char *
-param(FCGX_Request *fcgi, const char *name)
-{
-	const char *v = FCGX_GetParam(name, fcgi->envp);
+/*
+ * The response buffers outlive the request, so a worker does not
+ * allocate them anew each time; one grown past this is given back.
+ */
+#define TN_HTTP_KEEP_BUF (64 * 1024)
 
-	return v ? v : "";
+static tn_buf kept_headers, kept_out;
+
+/* The FastCGI parameters a request reads, by their index in it. */
+enum {
+	P_SITE,
+	P_METHOD,
+	P_URI,
+	P_QUERY,
+	P_REQUEST_ID,
+	P_CONTENT_TYPE,
+	P_CONTENT_LENGTH,
+	P_AUTHORIZATION,
+	P_COOKIE,
+	P_ORIGIN,
+	P_FETCH_SITE,
+	P_REQUEST_HOST,
+	P_HOST,
+	P_HTTPS,
+	P_TENANT,
+	P_TENANT_HOST,
+	P_STATUS_MARK,
+	P_COUNT
+};
+
+#define PARAM(name)                                                            \
+	{                                                                      \
+		name, sizeof(name) - 1                                         \
+	}
+
+static const struct {
+	const char *name;
+	size_t len;
+} wanted_params[P_COUNT] = {
+    PARAM("TENANTRY_SITE"),
+    PARAM("REQUEST_METHOD"),
+    PARAM("DOCUMENT_URI"),
+    PARAM("QUERY_STRING"),
+    PARAM("REQUEST_ID"),
+    PARAM("CONTENT_TYPE"),
+    PARAM("CONTENT_LENGTH"),
+    PARAM("HTTP_AUTHORIZATION"),
+    PARAM("HTTP_COOKIE"),
+    PARAM("HTTP_ORIGIN"),
+    PARAM("HTTP_SEC_FETCH_SITE"),
+    PARAM("REQUEST_HOST"),
+    PARAM("HTTP_HOST"),
+    PARAM("HTTPS"),
+    PARAM("TENANT"),
+    PARAM("TENANT_HOST"),
+    PARAM("TENANTRY_STATUS"),
+};
+
+/*
+ * Finds every wanted parameter in one pass over the FastCGI environment
+ * ("NAME=value" strings); the first of a repeated name counts, as with
+ * FCGX_GetParam. Missing ones are "".
+ */
+static void
+read_params(FCGX_ParamArray envp, const char *found[P_COUNT])
+{
+	const char *eq;
+	size_t len, i;
+
+	for (i = 0; i < P_COUNT; i++) {
+		found[i] = NULL;
+	}
+
+	for (; envp != NULL && *envp != NULL; envp++) {
+		eq = strchr(*envp, '=');
+		if (eq == NULL) {
+			continue;
+		}
+		len = (size_t)(eq - *envp);
+		for (i = 0; i < P_COUNT; i++) {
+			if (wanted_params[i].len == len && found[i] == NULL &&
+			    memcmp(wanted_params[i].name, *envp, len) == 0) {
+				found[i] = eq + 1;
+				break;
+			}
+		}
+	}
+
+	for (i = 0; i < P_COUNT; i++) {
+		if (found[i] == NULL) {
+			found[i] = "";
+		}
+	}
 }
 
 static tn_site
@@ -43,20 +130,28 @@ site_of(const char *name)
 void
 tn_http_begin(tn_req *req, FCGX_Request *fcgi, const tn_settings *s, tn_db *db)
 {
+	const char *p[P_COUNT];
+	size_t id_len;
+
 	memset(req, 0, sizeof(*req));
 	req->fcgi = fcgi;
 	req->settings = s;
 	req->db = db;
 	req->started_ms = tn_db_clock_ms();
+	req->headers = kept_headers;
+	req->out = kept_out;
+	memset(&kept_headers, 0, sizeof(kept_headers));
+	memset(&kept_out, 0, sizeof(kept_out));
+	read_params(fcgi->envp, p);
 
-	req->site = site_of(param(fcgi, "TENANTRY_SITE"));
-	req->method = param(fcgi, "REQUEST_METHOD");
-	req->path = param(fcgi, "DOCUMENT_URI");
-	req->query = param(fcgi, "QUERY_STRING");
-	req->request_id = param(fcgi, "REQUEST_ID");
-	if (strspn(req->request_id, "0123456789abcdefABCDEF-") !=
-	        strlen(req->request_id) ||
-	    strlen(req->request_id) > 64) {
+	req->site = site_of(p[P_SITE]);
+	req->method = p[P_METHOD];
+	req->path = p[P_URI];
+	req->query = p[P_QUERY];
+	req->request_id = p[P_REQUEST_ID];
+	id_len = strlen(req->request_id);
+	if (strspn(req->request_id, "0123456789abcdefABCDEF-") != id_len ||
+	    id_len > 64) {
 		/* it goes into a header and the log: refuse anything odd */
 		req->request_id = "";
 	}
@@ -68,23 +163,24 @@ tn_http_begin(tn_req *req, FCGX_Request *fcgi, const tn_settings *s, tn_db *db)
 		    req->made_id, sizeof(req->made_id), id, sizeof(id));
 		req->request_id = req->made_id;
 	}
-	req->content_type = param(fcgi, "CONTENT_TYPE");
-	req->authorization = param(fcgi, "HTTP_AUTHORIZATION");
-	req->cookie = param(fcgi, "HTTP_COOKIE");
-	req->origin = param(fcgi, "HTTP_ORIGIN");
-	req->fetch_site = param(fcgi, "HTTP_SEC_FETCH_SITE");
-	req->request_host = param(fcgi, "REQUEST_HOST");
+	req->content_type = p[P_CONTENT_TYPE];
+	req->content_length = p[P_CONTENT_LENGTH];
+	req->authorization = p[P_AUTHORIZATION];
+	req->cookie = p[P_COOKIE];
+	req->origin = p[P_ORIGIN];
+	req->fetch_site = p[P_FETCH_SITE];
+	req->request_host = p[P_REQUEST_HOST];
 	if (*req->request_host == '\0') {
-		req->request_host = param(fcgi, "HTTP_HOST");
+		req->request_host = p[P_HOST];
 	}
-	req->https = strcmp(param(fcgi, "HTTPS"), "on") == 0;
-	req->from_operator = req->site == TN_SITE_MAIN &&
-	    strcmp(param(fcgi, "TENANTRY_STATUS"), "on") == 0;
+	req->https = strcmp(p[P_HTTPS], "on") == 0;
+	req->from_operator =
+	    req->site == TN_SITE_MAIN && strcmp(p[P_STATUS_MARK], "on") == 0;
 
 	if (req->site == TN_SITE_TENANT) {
-		req->tenant_key = param(fcgi, "TENANT");
+		req->tenant_key = p[P_TENANT];
 	} else if (req->site == TN_SITE_CUSTOM) {
-		req->tenant_key = param(fcgi, "TENANT_HOST");
+		req->tenant_key = p[P_TENANT_HOST];
 	} else {
 		req->tenant_key = "";
 	}
@@ -138,7 +234,10 @@ tn_http_reason(int status)
 void
 tn_http_header(tn_req *req, const char *name, const char *value)
 {
-	tn_buf_printf(&req->headers, "%s: %s\r\n", name, value);
+	tn_buf_puts(&req->headers, name);
+	tn_buf_append(&req->headers, ": ", 2);
+	tn_buf_puts(&req->headers, value);
+	tn_buf_append(&req->headers, "\r\n", 2);
 }
 
 void
@@ -282,7 +381,7 @@ read_body(tn_req *req)
 	long len;
 	int n;
 
-	cl = param(req->fcgi, "CONTENT_LENGTH");
+	cl = req->content_length;
 	if (*cl == '\0') {
 		tn_http_problem(req, 411, "length-required",
 		    "a request body needs a Content-Length", NULL);
@@ -596,27 +695,109 @@ tn_http_json_body(tn_req *req)
 	return doc;
 }
 
+/* Writes v in decimal at p; returns the end. */
+static char *
+put_decimal(char *p, size_t v)
+{
+	char digits[24];
+	size_t n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	while (n > 0) {
+		*p++ = digits[--n];
+	}
+	return p;
+}
+
+static char *
+put_text(char *p, const char *text)
+{
+	size_t len = strlen(text);
+
+	memcpy(p, text, len);
+	return p + len;
+}
+
+static void
+keep_buf(tn_buf *kept, tn_buf *b)
+{
+	if (b->cap > TN_HTTP_KEEP_BUF) {
+		tn_buf_free(b);
+	}
+	tn_buf_reset(b);
+	*kept = *b;
+	memset(b, 0, sizeof(*b));
+}
+
+/* Splits a duration into whole milliseconds and hundredths, rounded. */
+static void
+split_ms(double ms, long *whole, long *hundredths)
+{
+	long h = ms > 0 ? (long)(ms * 100.0 + 0.5) : 0;
+
+	*whole = h / 100;
+	*hundredths = h % 100;
+}
+
+/* Appends src escaped (at most size - 1 bytes of it) at p; the end. */
+static char *
+put_escaped(char *p, size_t size, const char *src)
+{
+	tn_log_escape(p, size, src);
+	return p + strlen(p);
+}
+
+/* Appends a duration in milliseconds with two decimals at p. */
+static char *
+put_ms(char *p, double ms)
+{
+	long whole, hundredths;
+
+	split_ms(ms, &whole, &hundredths);
+	p = put_decimal(p, (size_t)whole);
+	*p++ = '.';
+	*p++ = (char)('0' + hundredths / 10);
+	*p++ = (char)('0' + hundredths % 10);
+	return p;
+}
+
+/*
+ * The request's log line, assembled without printf: id, tenant, method,
+ * path (each escaped and bounded), status, durations, round trips.
+ */
 static void
 log_request(tn_req *req)
 {
-	char id[80], tenant[160], method[24], path[512];
+	char line[1024], *p = line;
 
-	tn_log(TN_LOG_INFO,
-	    "request id=%s tenant=%s method=%s path=\"%s\" status=%d"
-	    " duration_ms=%.2f db_ms=%.2f db_round_trips=%d",
-	    tn_log_escape(id, sizeof(id), req->request_id),
-	    tn_log_escape(tenant, sizeof(tenant),
-	        *req->tenant_key ? req->tenant_key : "-"),
-	    tn_log_escape(method, sizeof(method), req->method),
-	    tn_log_escape(path, sizeof(path), req->path), req->status,
-	    req->duration_ms, req->db->wait_ms, req->db->round_trips);
+	p = put_text(p, "request id=");
+	p = put_escaped(p, 80, req->request_id);
+	p = put_text(p, " tenant=");
+	p = put_escaped(p, 160, *req->tenant_key ? req->tenant_key : "-");
+	p = put_text(p, " method=");
+	p = put_escaped(p, 24, req->method);
+	p = put_text(p, " path=\"");
+	p = put_escaped(p, 512, req->path);
+	p = put_text(p, "\" status=");
+	p = put_decimal(p, (size_t)req->status);
+	p = put_text(p, " duration_ms=");
+	p = put_ms(p, req->duration_ms);
+	p = put_text(p, " db_ms=");
+	p = put_ms(p, req->db->wait_ms);
+	p = put_text(p, " db_round_trips=");
+	p = put_decimal(p, (size_t)req->db->round_trips);
+
+	tn_log_text(TN_LOG_INFO, line, (size_t)(p - line));
 }
 
 void
 tn_http_finish(tn_req *req)
 {
 	FCGX_Stream *out = req->fcgi->out;
-	char head[160];
+	char head[256], *p;
 
 	if (req->status == 0) {
 		tn_log(
@@ -625,20 +806,21 @@ tn_http_finish(tn_req *req)
 		    "the request was not answered", NULL);
 	}
 
-	/* libfcgi's own printf knows no %zu: format here */
-	snprintf(head, sizeof(head),
-	    "Status: %d %s\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "Content-Length: %zu\r\n",
-	    req->status, tn_http_reason(req->status), req->out.len);
-	FCGX_PutS(head, out);
-	FCGX_PutS("X-Request-Id: ", out);
-	FCGX_PutS(req->request_id, out);
-	FCGX_PutS("\r\n", out);
+	/* the request id is at most 64 characters (tn_http_begin) */
+	p = put_text(head, "Status: ");
+	p = put_decimal(p, (size_t)req->status);
+	*p++ = ' ';
+	p = put_text(p, tn_http_reason(req->status));
+	p = put_text(p, "\r\nCache-Control: no-store\r\nContent-Length: ");
+	p = put_decimal(p, req->out.len);
+	p = put_text(p, "\r\nX-Request-Id: ");
+	p = put_text(p, req->request_id);
+	p = put_text(p, "\r\n");
+	FCGX_PutStr(head, (int)(p - head), out);
 	if (req->headers.len > 0) {
 		FCGX_PutStr(req->headers.data, (int)req->headers.len, out);
 	}
-	FCGX_PutS("\r\n", out);
+	FCGX_PutStr("\r\n", 2, out);
 	if (strcmp(req->method, "HEAD") != 0 && req->out.len > 0) {
 		FCGX_PutStr(req->out.data, (int)req->out.len, out);
 	}
@@ -648,6 +830,6 @@ tn_http_finish(tn_req *req)
 
 	free(req->body);
 	req->body = NULL;
-	tn_buf_free(&req->headers);
-	tn_buf_free(&req->out);
+	keep_buf(&kept_headers, &req->headers);
+	keep_buf(&kept_out, &req->out);
 }

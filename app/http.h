@@ -42,6 +42,7 @@ typedef struct tn_req {
 	const char *request_id;
 	const char *tenant_key; /* TENANT or TENANT_HOST */
 	const char *content_type;
+	const char *content_length; /* as sent, "" when absent */
 	const char *authorization;
 	const char *cookie;
 	const char *origin;       /* Origin header, "" when absent */

@@ -1,6 +1,7 @@
 /* Log lines on stderr: time, level, message; one write(2) per line. */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,18 +15,106 @@ static const char *const level_names[] = {"alert", "error", "notice", "info"};
 
 static tn_log_level threshold = TN_LOG_INFO;
 
+/* The second a line was last stamped with, its text, and our pid. */
+static time_t stamp_second = -1;
+static char stamp[32];
+static pid_t own_pid;
+static int fork_watched;
+
+/* A forked child is another process: its lines carry its own pid. */
+static void
+forget_pid(void)
+{
+	own_pid = 0;
+}
+
 void
 tn_log_threshold(tn_log_level level)
 {
 	threshold = level;
 }
 
+/* Writes n in decimal, at least width digits, at p; returns the end. */
+static char *
+put_number(char *p, unsigned long n, int width)
+{
+	char digits[24];
+	int len = 0;
+
+	do {
+		digits[len++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0 || len < width);
+	while (len > 0) {
+		*p++ = digits[--len];
+	}
+	return p;
+}
+
+/*
+ * Writes a line's start into line: time in UTC to the millisecond,
+ * level, pid. The time down to the second is formatted once a second.
+ * Returns its length (under 80 bytes).
+ */
+static size_t
+line_start(char *line, tn_log_level level)
+{
+	struct timeval now;
+	struct tm tm;
+	size_t len;
+	char *p;
+
+	if (!fork_watched) {
+		pthread_atfork(NULL, NULL, forget_pid);
+		fork_watched = 1;
+	}
+	if (own_pid == 0) {
+		own_pid = getpid();
+	}
+
+	gettimeofday(&now, NULL);
+	if (now.tv_sec != stamp_second) {
+		gmtime_r(&now.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		stamp_second = now.tv_sec;
+	}
+
+	len = strlen(stamp);
+	memcpy(line, stamp, len);
+	p = line + len;
+	*p++ = '.';
+	p = put_number(p, (unsigned long)now.tv_usec / 1000, 3);
+	*p++ = 'Z';
+	*p++ = ' ';
+	len = strlen(level_names[level]);
+	memcpy(p, level_names[level], len);
+	p += len;
+	*p++ = ' ';
+	*p++ = '[';
+	p = put_number(p, (unsigned long)own_pid, 1);
+	*p++ = ']';
+	*p++ = ' ';
+	return (size_t)(p - line);
+}
+
+/* A short line written at once is not interleaved with others. */
+static void
+write_line(char *line, size_t len, size_t size)
+{
+	if (len > size - 1) {
+		len = size - 1;
+	}
+	line[len++] = '\n';
+
+	if (write(STDERR_FILENO, line, len) < 0) {
+		return;
+	}
+}
+
 void
 tn_log(tn_log_level level, const char *fmt, ...)
 {
 	char line[2048];
-	struct timeval now;
-	struct tm tm;
 	size_t len;
 	int n;
 	va_list ap;
@@ -34,13 +123,7 @@ tn_log(tn_log_level level, const char *fmt, ...)
 		return;
 	}
 
-	gettimeofday(&now, NULL);
-	gmtime_r(&now.tv_sec, &tm);
-
-	len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line + len, sizeof(line) - len, ".%03ldZ %s [%d] ",
-	    (long)now.tv_usec / 1000, level_names[level], (int)getpid());
-	len += (size_t)n;
+	len = line_start(line, level);
 
 	va_start(ap, fmt);
 	n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
@@ -50,15 +133,25 @@ tn_log(tn_log_level level, const char *fmt, ...)
 		n = 0;
 	}
 	len += (size_t)n;
-	if (len > sizeof(line) - 2) {
-		len = sizeof(line) - 2;
-	}
-	line[len++] = '\n';
+	write_line(line, len, sizeof(line));
+}
 
-	/* A short line written at once is not interleaved with others. */
-	if (write(STDERR_FILENO, line, len) < 0) {
+void
+tn_log_text(tn_log_level level, const char *text, size_t len)
+{
+	char line[2048];
+	size_t start;
+
+	if (level > threshold) {
 		return;
 	}
+
+	start = line_start(line, level);
+	if (len > sizeof(line) - start - 1) {
+		len = sizeof(line) - start - 1;
+	}
+	memcpy(line + start, text, len);
+	write_line(line, start + len, sizeof(line));
 }
 
 char *

@@ -17,6 +17,9 @@ void tn_log_threshold(tn_log_level level);
 void tn_log(tn_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Logs a line of text built and escaped by the caller, as tn_log does. */
+void tn_log_text(tn_log_level level, const char *text, size_t len);
+
 /*
  * Copies src into dst (of size dstlen, always terminated), replacing bytes
  * outside printable ASCII, quotes and backslashes with \xNN so that a

@@ -299,6 +299,19 @@ method_not_allowed(tn_req *req, unsigned site_bit)
 	tn_http_header(req, "Allow", allow);
 }
 
+/*
+ * Whether the route is there for this request: served on its site, and for
+ * the operator's routes only when nginx marked the request as from inside.
+ */
+static int
+route_exists(const route *r, const tn_req *req, unsigned site_bit)
+{
+	if (!(r->sites & site_bit)) {
+		return 0;
+	}
+	return !(r->needs & NEEDS_STATUS) || req->from_operator;
+}
+
 void
 tn_router_dispatch(tn_req *req)
 {
@@ -308,22 +321,21 @@ tn_router_dispatch(tn_req *req)
 	char arg[TN_PATH_ARGS][TN_PATH_ARG];
 	size_t i;
 
+	/* the method first: it is cheaper to compare than the path */
 	for (i = 0; i < NROUTES; i++) {
-		if (!(routes[i].sites & site_bit) ||
+		if (!route_exists(&routes[i], req, site_bit) ||
+		    (strcmp(routes[i].method, req->method) != 0 &&
+		        (strcmp(req->method, "HEAD") != 0 ||
+		            strcmp(routes[i].method, "GET") != 0)) ||
 		    !path_matches(routes[i].pattern, req->path, arg)) {
 			continue;
 		}
-		/* unmarked, the operator's routes do not exist */
-		if ((routes[i].needs & NEEDS_STATUS) && !req->from_operator) {
-			continue;
-		}
-		path_known = 1;
-		if (strcmp(routes[i].method, req->method) == 0 ||
-		    (strcmp(req->method, "HEAD") == 0 &&
-		        strcmp(routes[i].method, "GET") == 0)) {
-			match = &routes[i];
-			break;
-		}
+		match = &routes[i];
+		break;
+	}
+	for (i = 0; match == NULL && !path_known && i < NROUTES; i++) {
+		path_known = route_exists(&routes[i], req, site_bit) &&
+		    path_matches(routes[i].pattern, req->path, arg);
 	}
 
 	if (req->site == TN_SITE_NONE || (!path_known && match == NULL)) {

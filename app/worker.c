@@ -2,10 +2,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
@@ -73,13 +75,19 @@ setup_signals(void)
 }
 
 /*
- * Waits until the socket has a connection; 0 when it may, -1 to stop.
+ * Waits until there is a request to read; 0 when there is, -1 to stop.
+ * A connection nginx keeps open (FCGI_KEEP_CONN) is kept_fd: its next
+ * request comes on it, so the worker waits on it alone until nginx
+ * closes it. Otherwise it waits on the listening socket, where
  * EPOLLEXCLUSIVE wakes one waiting worker per connection, not all.
  */
 static int
-wait_for_connection(int epoll_fd, const sigset_t *wait_mask, pid_t master)
+wait_for_connection(
+    int epoll_fd, int kept_fd, const sigset_t *wait_mask, pid_t master)
 {
 	struct epoll_event ev;
+	struct pollfd kept;
+	struct timespec second = {1, 0};
 	int n;
 
 	for (;;) {
@@ -87,13 +95,18 @@ wait_for_connection(int epoll_fd, const sigset_t *wait_mask, pid_t master)
 			return -1;
 		}
 
-		n = epoll_pwait(epoll_fd, &ev, 1, 1000, wait_mask);
+		if (kept_fd >= 0) {
+			kept.fd = kept_fd;
+			kept.events = POLLIN;
+			n = ppoll(&kept, 1, &second, wait_mask);
+		} else {
+			n = epoll_pwait(epoll_fd, &ev, 1, 1000, wait_mask);
+		}
 		if (n > 0) {
 			return 0;
 		}
 		if (n < 0 && errno != EINTR) {
-			tn_log(TN_LOG_ALERT,
-			    "epoll on the listening socket: %s",
+			tn_log(TN_LOG_ALERT, "waiting for a request: %s",
 			    strerror(errno));
 			return -1;
 		}
@@ -195,7 +208,8 @@ tn_worker_run(int listen_fd, int slot, const tn_settings *s)
 	tn_scoreboard_state(TN_WORKER_IDLE);
 
 	while (s->max_requests == 0 || served < s->max_requests) {
-		if (wait_for_connection(epoll_fd, &wait_mask, master) != 0) {
+		if (wait_for_connection(
+		        epoll_fd, fcgi.ipcFd, &wait_mask, master) != 0) {
 			break;
 		}
 

@@ -109,7 +109,22 @@ my %want = (
     $tenant{b} => "$tenant{b} t_$tenant{b} 2",
 );
 
-# 50 clients at once, 10 requests each, alternating between A and B
+# B's users as its owner sees them: a signed-in request, whose scoped
+# transaction spans two round trips and so holds the one server
+# connection between them
+my $b_users = "owner\@$tenant{b}.test second\@$tenant{b}.test";
+
+sub users_of_b {
+    my $res = fcgi($tenant{b}, 'GET', '/api/users',
+        params => { HTTP_AUTHORIZATION => "Bearer $token" });
+    my $list = ref $res->{json} eq 'HASH' ? $res->{json}{users} : undef;
+    return "$res->{status}" unless ref $list eq 'ARRAY';
+    return join ' ', sort map { $_->{email} // '-' } @$list;
+}
+is(users_of_b(), $b_users, 'B\'s owner lists B\'s two users');
+
+# 50 clients at once, 10 requests each, alternating between A and B,
+# and a signed-in request to B after each of B's
 my $clients = 50;
 my $each = 10;
 my @kids;
@@ -124,6 +139,8 @@ for my $client (1 .. $clients) {
             my $got = join ' ', map { $_ // '-' } $j->{subdomain},
                 $j->{schema}, $j->{users};
             $res->{status} == 200 && $got eq $want{$sub} ? $good++ : $bad++;
+            next unless $sub eq $tenant{b};
+            users_of_b() eq $b_users ? $good++ : $bad++;
         }
         write_file("$dir/client.$client", "$good $bad\n");
         POSIX::_exit(0);
@@ -140,7 +157,7 @@ for my $client (1 .. $clients) {
     $good += $g;
     $bad += $b;
 }
-is($good, $clients * $each, 'every answer is its own tenant\'s');
+is($good, $clients * $each * 3 / 2, 'every answer is its own tenant\'s');
 is($bad, 0, 'no answer is another tenant\'s, or an error');
 
 # PgBouncer really was in between, with one server connection
