@@ -74,9 +74,8 @@ token_shaped(const char *s, size_t len)
 	    strspn(s + 3, token_chars) == TN_TOKEN_LEN - 3;
 }
 
-/* Finds the session cookie's value in a Cookie header. */
-static int
-cookie_token(const char *cookie, char token[TN_TOKEN_LEN + 1])
+int
+tn_auth_cookie_token(const char *cookie, char token[TN_TOKEN_LEN + 1])
 {
 	static const char name[] = TN_SESSION_COOKIE "=";
 	const char *p = cookie;
@@ -123,7 +122,7 @@ credentials(tn_req *req, char token[TN_TOKEN_LEN + 1])
 	}
 
 	req->via_cookie = 1;
-	return cookie_token(req->cookie, token);
+	return tn_auth_cookie_token(req->cookie, token);
 }
 
 int
