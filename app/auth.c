@@ -129,6 +129,7 @@ int
 tn_auth_same_origin(tn_req *req, int strict)
 {
 	char expected[320];
+	int n;
 
 	if (strcmp(req->fetch_site, "same-origin") == 0 ||
 	    strcmp(req->fetch_site, "none") == 0) {
@@ -136,9 +137,11 @@ tn_auth_same_origin(tn_req *req, int strict)
 	}
 
 	if (*req->origin != '\0') {
-		snprintf(expected, sizeof(expected), "%s://%s",
+		/* a host too long for expected must not match its start */
+		n = snprintf(expected, sizeof(expected), "%s://%s",
 		    req->https ? "https" : "http", req->request_host);
-		if (strcasecmp(req->origin, expected) == 0) {
+		if (n >= 0 && (size_t)n < sizeof(expected) &&
+		    strcasecmp(req->origin, expected) == 0) {
 			return 0;
 		}
 	} else if (*req->fetch_site == '\0' && !strict) {
