@@ -37,6 +37,20 @@ void tn_admin_domains_delete(tn_req *req);
 /* admin_pipeline.c */
 void tn_admin_trigger_pipeline(tn_req *req);
 
+/* What a valid trigger-pipeline body asks for; points into the body. */
+typedef struct {
+	const char *pipeline;
+	const char *ref;
+	json_object *inputs; /* NULL when none were given */
+} tn_pipeline_request;
+
+/*
+ * Validates a trigger-pipeline body into pr. Returns the array of field
+ * errors (the caller puts it), NULL when the body is valid.
+ */
+json_object *tn_admin_parse_pipeline_request(
+    json_object *body, tn_pipeline_request *pr);
+
 /*
  * Brings a host name into its stored form (lower case, no trailing dot)
  * in out. Returns NULL when it is a valid custom host name, else the rule

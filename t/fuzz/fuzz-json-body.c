@@ -11,6 +11,7 @@
 #include "handlers.h"
 #include "http.h"
 #include "pipeline.h"
+#include "resource.h"
 #include "valid.h"
 
 static const char *const statuses[] = {"todo", "doing", "done", NULL};
@@ -249,6 +250,34 @@ check_fields(json_object *body)
 	json_object_put(v.errors);
 }
 
+/* The 422 answer for errors is strict JSON in valid UTF-8 listing them. */
+static void
+check_invalid_answer(json_object *errors)
+{
+	size_t count = json_object_array_length(errors);
+	json_object *doc, *listed;
+	json_tokener *tok;
+	tn_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.request_id = "fuzz";
+	FUZZ_CHECK(tn_resource_invalid(&req, errors) == -1 && req.status == 422,
+	    "invalid fields are a 422");
+
+	tok = json_tokener_new();
+	json_tokener_set_flags(
+	    tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	doc = json_tokener_parse_ex(tok, req.out.data, (int)req.out.len);
+	FUZZ_CHECK(doc != NULL &&
+	        json_object_object_get_ex(doc, "errors", &listed) &&
+	        json_object_array_length(listed) == count,
+	    "the 422 lists every error in strict JSON");
+	json_tokener_free(tok);
+	json_object_put(doc);
+	tn_buf_free(&req.headers);
+	tn_buf_free(&req.out);
+}
+
 /* Checks the register-user decoder's result against the body. */
 static void
 check_new_tenant(json_object *body)
@@ -273,6 +302,7 @@ check_new_tenant(json_object *body)
 	}
 
 	FUZZ_CHECK(json_object_array_length(errors) > 0, "errors are listed");
+	check_invalid_answer(json_object_get(errors));
 	for (i = 0; i < json_object_array_length(errors); i++) {
 		const char *field;
 
@@ -290,6 +320,57 @@ check_new_tenant(json_object *body)
 		    "an error says what is wrong");
 	}
 	json_object_put(errors);
+}
+
+/* Checks the trigger-pipeline decoder's result against the body. */
+static void
+check_pipeline_request(json_object *body)
+{
+	json_object *errors, *e, *inputs = NULL;
+	tn_pipeline_request pr;
+	const char *field;
+	size_t i;
+
+	errors = tn_admin_parse_pipeline_request(body, &pr);
+	if (errors == NULL) {
+		for (i = 0; tn_pipeline_names[i] != NULL; i++) {
+			if (pr.pipeline == tn_pipeline_names[i]) {
+				break;
+			}
+		}
+		FUZZ_CHECK(tn_pipeline_names[i] != NULL, "a known pipeline");
+		FUZZ_CHECK(
+		    pr.ref != NULL && tn_pipeline_ref_problem(pr.ref) == NULL,
+		    "a valid ref");
+		FUZZ_CHECK(json_object_object_get_ex(body, "ref", NULL) ||
+		        strcmp(pr.ref, "main") == 0,
+		    "the ref is main unless given");
+		json_object_object_get_ex(body, "inputs", &inputs);
+		FUZZ_CHECK(pr.inputs == inputs, "the inputs are the body's");
+		if (inputs != NULL) {
+			json_object_object_foreach(inputs, key, value)
+			{
+				(void)key;
+				FUZZ_CHECK(json_object_is_type(
+				               value, json_type_string),
+				    "every input is a string");
+			}
+		}
+		return;
+	}
+
+	for (i = 0; i < json_object_array_length(errors); i++) {
+		e = json_object_array_get_idx(errors, i);
+		field =
+		    json_object_get_string(json_object_object_get(e, "field"));
+		FUZZ_CHECK(field != NULL &&
+		        (strcmp(field, "pipeline") == 0 ||
+		            strcmp(field, "ref") == 0 ||
+		            strcmp(field, "inputs") == 0 ||
+		            strncmp(field, "inputs.", 7) == 0),
+		    "an error names a known field");
+	}
+	check_invalid_answer(errors);
 }
 
 int
@@ -332,6 +413,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_fields(doc);
 	check_new_tenant(doc);
+	check_pipeline_request(doc);
 
 	json_object_put(doc);
 	request_free(&req);
