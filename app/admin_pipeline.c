@@ -12,13 +12,6 @@
 
 #define DEFAULT_REF "main"
 
-/* What a valid trigger-pipeline body asks for; points into the body. */
-typedef struct {
-	const char *pipeline;
-	const char *ref;
-	json_object *inputs; /* NULL when none were given */
-} pipeline_request;
-
 /* Checks that inputs is an object whose members are all strings. */
 static void
 check_inputs(tn_valid *v, json_object *inputs)
@@ -39,9 +32,8 @@ check_inputs(tn_valid *v, json_object *inputs)
 	}
 }
 
-/* Validates the body into pr; returns the errors or NULL. */
-static json_object *
-parse_request(json_object *body, pipeline_request *pr)
+json_object *
+tn_admin_parse_pipeline_request(json_object *body, tn_pipeline_request *pr)
 {
 	const char *problem;
 	tn_valid v = {0};
@@ -100,7 +92,7 @@ answer_failure(tn_req *req, tn_pipeline_status st, int status, const char *err)
 }
 
 static void
-answer_dispatched(tn_req *req, const pipeline_request *pr)
+answer_dispatched(tn_req *req, const tn_pipeline_request *pr)
 {
 	json_object *doc = json_object_new_object();
 
@@ -118,7 +110,7 @@ tn_admin_trigger_pipeline(tn_req *req)
 {
 	json_object *body, *errors;
 	tn_pipeline_status st;
-	pipeline_request pr;
+	tn_pipeline_request pr;
 	char err[768];
 	int status;
 
@@ -127,7 +119,7 @@ tn_admin_trigger_pipeline(tn_req *req)
 		return;
 	}
 
-	errors = parse_request(body, &pr);
+	errors = tn_admin_parse_pipeline_request(body, &pr);
 	if (errors != NULL) {
 		tn_resource_invalid(req, errors);
 		goto done;

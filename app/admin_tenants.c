@@ -14,9 +14,8 @@
 #define PASSWORD_MIN_LEN 8
 #define PASSWORD_MAX_LEN 1024
 
-/* Validates the register-user body into nt; returns the errors or NULL. */
-static json_object *
-parse_new_tenant(json_object *body, tn_new_tenant *nt)
+json_object *
+tn_admin_parse_new_tenant(json_object *body, tn_new_tenant *nt)
 {
 	json_object *owner = NULL;
 	tn_valid v = {0};
@@ -148,7 +147,7 @@ tn_admin_register_user(tn_req *req)
 		return;
 	}
 
-	errors = parse_new_tenant(body, &nt);
+	errors = tn_admin_parse_new_tenant(body, &nt);
 	if (errors != NULL) {
 		tn_resource_invalid(req, errors);
 		json_object_put(body);

@@ -74,9 +74,8 @@ token_shaped(const char *s, size_t len)
 	    strspn(s + 3, token_chars) == TN_TOKEN_LEN - 3;
 }
 
-/* Finds the session cookie's value in a Cookie header. */
-static int
-cookie_token(const char *cookie, char token[TN_TOKEN_LEN + 1])
+int
+tn_auth_cookie_token(const char *cookie, char token[TN_TOKEN_LEN + 1])
 {
 	static const char name[] = TN_SESSION_COOKIE "=";
 	const char *p = cookie;
@@ -123,13 +122,14 @@ credentials(tn_req *req, char token[TN_TOKEN_LEN + 1])
 	}
 
 	req->via_cookie = 1;
-	return cookie_token(req->cookie, token);
+	return tn_auth_cookie_token(req->cookie, token);
 }
 
 int
 tn_auth_same_origin(tn_req *req, int strict)
 {
 	char expected[320];
+	int n;
 
 	if (strcmp(req->fetch_site, "same-origin") == 0 ||
 	    strcmp(req->fetch_site, "none") == 0) {
@@ -137,9 +137,11 @@ tn_auth_same_origin(tn_req *req, int strict)
 	}
 
 	if (*req->origin != '\0') {
-		snprintf(expected, sizeof(expected), "%s://%s",
+		/* a host too long for expected must not match its start */
+		n = snprintf(expected, sizeof(expected), "%s://%s",
 		    req->https ? "https" : "http", req->request_host);
-		if (strcasecmp(req->origin, expected) == 0) {
+		if (n >= 0 && (size_t)n < sizeof(expected) &&
+		    strcasecmp(req->origin, expected) == 0) {
 			return 0;
 		}
 	} else if (*req->fetch_site == '\0' && !strict) {

@@ -32,6 +32,13 @@ void tn_auth_new_token(
     char token[TN_TOKEN_LEN + 1], char hash[TN_TOKEN_HASH_LEN + 1]);
 
 /*
+ * Finds the session token in a Cookie header: the first tn_session
+ * cookie decides. Returns 1 with a token-shaped value copied to token,
+ * else 0.
+ */
+int tn_auth_cookie_token(const char *cookie, char token[TN_TOKEN_LEN + 1]);
+
+/*
  * Finds the request's credentials (bearer token or session cookie) and,
  * inside the tenant's scoped transaction that is already begun, the user
  * they belong to. Answers 401 (or 403 for a cross-site cookie write) and

@@ -3,6 +3,7 @@
 #define TN_HANDLERS_H
 
 #include "http.h"
+#include "onboard.h"
 
 /* api_health.c */
 void tn_api_healthz(tn_req *req);
@@ -21,6 +22,13 @@ void tn_admin_tenants_resume(tn_req *req);
 void tn_admin_tenants_delete(tn_req *req);
 void tn_admin_tenants_retry(tn_req *req);
 
+/*
+ * Validates a register-user body into nt, whose strings point into body.
+ * Returns the array of field errors (the caller puts it), NULL when the
+ * body is valid.
+ */
+json_object *tn_admin_parse_new_tenant(json_object *body, tn_new_tenant *nt);
+
 /* admin_domains.c */
 void tn_admin_domains_list(tn_req *req);
 void tn_admin_domains_add(tn_req *req);
@@ -28,6 +36,20 @@ void tn_admin_domains_delete(tn_req *req);
 
 /* admin_pipeline.c */
 void tn_admin_trigger_pipeline(tn_req *req);
+
+/* What a valid trigger-pipeline body asks for; points into the body. */
+typedef struct {
+	const char *pipeline;
+	const char *ref;
+	json_object *inputs; /* NULL when none were given */
+} tn_pipeline_request;
+
+/*
+ * Validates a trigger-pipeline body into pr. Returns the array of field
+ * errors (the caller puts it), NULL when the body is valid.
+ */
+json_object *tn_admin_parse_pipeline_request(
+    json_object *body, tn_pipeline_request *pr);
 
 /*
  * Brings a host name into its stored form (lower case, no trailing dot)

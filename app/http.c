@@ -323,6 +323,61 @@ tn_http_json(tn_req *req, int status, json_object *doc)
 	json_object_put(doc);
 }
 
+/*
+ * A JSON string of s with every byte that starts no valid UTF-8 sequence
+ * replaced by U+FFFD: a detail cut short by snprintf, or naming what a
+ * client sent, must not make the whole answer invalid.
+ */
+static json_object *
+utf8_string(const char *s)
+{
+	size_t len = strlen(s), i, n;
+	json_object *str;
+	tn_buf fixed = {0};
+
+	if (tn_http_utf8_valid((const unsigned char *)s, len)) {
+		return json_object_new_string(s);
+	}
+
+	for (i = 0; i < len; i += n) {
+		unsigned char c = (unsigned char)s[i];
+
+		n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+		if (n <= len - i &&
+		    tn_http_utf8_valid((const unsigned char *)s + i, n)) {
+			tn_buf_append(&fixed, s + i, n);
+		} else {
+			tn_buf_puts(&fixed, "\xef\xbf\xbd");
+			n = 1;
+		}
+	}
+	str = json_object_new_string_len(fixed.data, (int)fixed.len);
+	tn_buf_free(&fixed);
+	return str;
+}
+
+/* Makes the strings of each {field, detail} in errors valid UTF-8. */
+static void
+utf8_errors(json_object *errors)
+{
+	json_object *e;
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(errors); i++) {
+		e = json_object_array_get_idx(errors, i);
+		if (!json_object_is_type(e, json_type_object)) {
+			continue;
+		}
+		json_object_object_foreach(e, key, value)
+		{
+			if (json_object_is_type(value, json_type_string)) {
+				json_object_object_add(e, key,
+				    utf8_string(json_object_get_string(value)));
+			}
+		}
+	}
+}
+
 void
 tn_http_problem(tn_req *req, int status, const char *slug, const char *detail,
     json_object *errors)
@@ -335,14 +390,15 @@ tn_http_problem(tn_req *req, int status, const char *slug, const char *detail,
 	snprintf(type, sizeof(type), TN_PROBLEM_BASE "%s", slug);
 
 	doc = json_object_new_object();
-	json_object_object_add(doc, "type", json_object_new_string(type));
+	json_object_object_add(doc, "type", utf8_string(type));
 	json_object_object_add(
 	    doc, "title", json_object_new_string(tn_http_reason(status)));
 	json_object_object_add(doc, "status", json_object_new_int(status));
-	json_object_object_add(doc, "detail", json_object_new_string(detail));
+	json_object_object_add(doc, "detail", utf8_string(detail));
 	json_object_object_add(
 	    doc, "request_id", json_object_new_string(req->request_id));
 	if (errors != NULL) {
+		utf8_errors(errors);
 		json_object_object_add(doc, "errors", errors);
 	}
 
@@ -424,12 +480,8 @@ read_body(tn_req *req)
 	return 0;
 }
 
-/*
- * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
- * above U+10FFFF. json-c's own check lets some of these through.
- */
-static int
-utf8_valid(const unsigned char *s, size_t len)
+int
+tn_http_utf8_valid(const unsigned char *s, size_t len)
 {
 	size_t i = 0, n, k;
 	unsigned int cp;
@@ -627,7 +679,8 @@ tn_http_json_body(tn_req *req)
 		    "the request body contains a NUL character", NULL);
 		return NULL;
 	}
-	if (!utf8_valid((const unsigned char *)req->body, req->body_len)) {
+	if (!tn_http_utf8_valid(
+	        (const unsigned char *)req->body, req->body_len)) {
 		tn_http_problem(req, 400, "invalid-json",
 		    "the request body is not valid UTF-8", NULL);
 		return NULL;

@@ -118,6 +118,13 @@ void tn_http_problem(tn_req *req, int status, const char *slug,
  */
 json_object *tn_http_json_body(tn_req *req);
 
+/*
+ * Checks that s is strict UTF-8 (RFC 3629): no overlong forms, no
+ * surrogates, nothing above U+10FFFF. json-c's own check lets some of
+ * these through. Returns 1 when it is, else 0.
+ */
+int tn_http_utf8_valid(const unsigned char *s, size_t len);
+
 /* The reason phrase of a status code. */
 const char *tn_http_reason(int status);
 

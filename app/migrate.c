@@ -2,10 +2,13 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -55,10 +58,60 @@ by_file(const void *a, const void *b)
 	    ((const tn_migration *)a)->file, ((const tn_migration *)b)->file);
 }
 
+/*
+ * Opens dir/name for reading when it is a regular file inside real_dir
+ * (the folder's resolved path), itself or through a link; a FIFO is not
+ * waited on. Returns the stream, or NULL with err set.
+ */
+static FILE *
+open_inside(const char *dir, const char *real_dir, const char *name, char *err,
+    size_t errlen)
+{
+	size_t len = strcmp(real_dir, "/") == 0 ? 0 : strlen(real_dir);
+	char path[4096], *real;
+	struct stat st;
+	FILE *f = NULL;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	real = realpath(path, NULL);
+	if (real == NULL) {
+		snprintf(err, errlen, "cannot open migration \"%s\"", path);
+		return NULL;
+	}
+	if (strncmp(real, real_dir, len) != 0 || real[len] != '/') {
+		snprintf(err, errlen,
+		    "migration \"%s\" leads outside its folder (to \"%s\")",
+		    path, real);
+		goto done;
+	}
+
+	fd = open(real, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open migration \"%s\"", path);
+		goto done;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(err, errlen, "migration \"%s\" is not a regular file",
+		    path);
+		goto done;
+	}
+	f = fdopen(fd, "rb");
+	if (f == NULL) {
+		close(fd);
+		snprintf(err, errlen, "cannot open migration \"%s\"", path);
+	}
+
+done:
+	free(real);
+	return f;
+}
+
 /* Reads one file into m; returns -1 with err set on failure. */
 static int
-read_file(const char *dir, const char *name, tn_migration *m, char *err,
-    size_t errlen)
+read_file(const char *dir, const char *real_dir, const char *name,
+    tn_migration *m, char *err, size_t errlen)
 {
 	unsigned char hash[crypto_hash_sha256_BYTES];
 	char path[4096];
@@ -66,9 +119,8 @@ read_file(const char *dir, const char *name, tn_migration *m, char *err,
 	long size;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "rb");
+	f = open_inside(dir, real_dir, name, err, errlen);
 	if (f == NULL) {
-		snprintf(err, errlen, "cannot open migration \"%s\"", path);
 		return -1;
 	}
 
@@ -110,14 +162,17 @@ tn_migrate_load(
 {
 	struct dirent *de;
 	tn_migration *grown;
+	char *real_dir;
 	size_t cap = 0, i;
 	DIR *d;
 	int rc = -1;
 
 	memset(set, 0, sizeof(*set));
 
-	d = opendir(dir);
+	real_dir = realpath(dir, NULL);
+	d = real_dir != NULL ? opendir(dir) : NULL;
 	if (d == NULL) {
+		free(real_dir);
 		snprintf(
 		    err, errlen, "cannot open migrations folder \"%s\"", dir);
 		return -1;
@@ -146,13 +201,16 @@ tn_migrate_load(
 
 		memset(&set->files[set->count], 0, sizeof(tn_migration));
 		set->count++;
-		if (read_file(dir, de->d_name, &set->files[set->count - 1], err,
-		        errlen) != 0) {
+		if (read_file(dir, real_dir, de->d_name,
+		        &set->files[set->count - 1], err, errlen) != 0) {
 			goto done;
 		}
 	}
 
-	qsort(set->files, set->count, sizeof(tn_migration), by_file);
+	/* an empty folder has no array to sort (qsort wants one) */
+	if (set->count > 1) {
+		qsort(set->files, set->count, sizeof(tn_migration), by_file);
+	}
 	for (i = 1; i < set->count; i++) {
 		if (strcmp(set->files[i].version, set->files[i - 1].version) ==
 		    0) {
@@ -166,6 +224,7 @@ tn_migrate_load(
 
 done:
 	closedir(d);
+	free(real_dir);
 	if (rc != 0) {
 		tn_migrate_free(set);
 	}

@@ -114,64 +114,85 @@ tn_resource_limit(tn_req *req, long *limit)
 }
 
 int
-tn_resource_cursor(tn_req *req, char kind, long long *values, int n)
+tn_resource_cursor_decode(const char *text, char kind, long long *values, int n)
 {
-	char text[128], plain[96], *p, *end;
+	char plain[96], *p, *end;
 	size_t len;
-	int found, i;
+	int i;
 
-	found = tn_http_query(req, "cursor", text, sizeof(text));
-	if (found == 0) {
-		return 0;
-	}
-
-	if (found < 0 ||
-	    sodium_base642bin((unsigned char *)plain, sizeof(plain) - 1, text,
+	if (sodium_base642bin((unsigned char *)plain, sizeof(plain) - 1, text,
 	        strlen(text), NULL, &len, NULL,
 	        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
-		goto bad;
+		return -1;
 	}
 	plain[len] = '\0';
 	if (plain[0] != kind || plain[1] != ':') {
-		goto bad;
+		return -1;
 	}
 
 	p = plain + 2;
 	for (i = 0; i < n; i++) {
 		if (*p < '0' || *p > '9') {
-			goto bad;
+			return -1;
 		}
 		errno = 0;
 		values[i] = strtoll(p, &end, 10);
 		if (end == p || errno != 0 ||
 		    (i < n - 1 ? *end != ':' : *end != '\0')) {
-			goto bad;
+			return -1;
 		}
 		p = end + 1;
 	}
-	return 1;
-
-bad:
-	invalid_param(req, "cursor",
-	    "is not a cursor of this list (take next_cursor as it is)");
-	return -1;
+	return 0;
 }
 
-static void
-cursor_text(
-    const PGresult *r, int row, char kind, int n, char *out, size_t outlen)
+int
+tn_resource_cursor(tn_req *req, char kind, long long *values, int n)
+{
+	char text[128];
+	int found;
+
+	found = tn_http_query(req, "cursor", text, sizeof(text));
+	if (found == 0) {
+		return 0;
+	}
+	if (found < 0 ||
+	    tn_resource_cursor_decode(text, kind, values, n) != 0) {
+		invalid_param(req, "cursor",
+		    "is not a cursor of this list (take next_cursor as it is)");
+		return -1;
+	}
+	return 1;
+}
+
+void
+tn_resource_cursor_encode(
+    char kind, const char *const *values, int n, char *out, size_t outlen)
 {
 	char plain[96];
 	size_t used;
 	int i;
 
 	used = (size_t)snprintf(plain, sizeof(plain), "%c", kind);
-	for (i = 1; i <= n && used < sizeof(plain); i++) {
-		used += (size_t)snprintf(plain + used, sizeof(plain) - used,
-		    ":%s", PQgetvalue(r, row, i));
+	for (i = 0; i < n && used < sizeof(plain); i++) {
+		used += (size_t)snprintf(
+		    plain + used, sizeof(plain) - used, ":%s", values[i]);
 	}
 	sodium_bin2base64(out, outlen, (const unsigned char *)plain,
 	    strlen(plain), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static void
+cursor_text(
+    const PGresult *r, int row, char kind, int n, char *out, size_t outlen)
+{
+	const char *values[TN_CURSOR_VALUES];
+	int i;
+
+	for (i = 0; i < n && i < TN_CURSOR_VALUES; i++) {
+		values[i] = PQgetvalue(r, row, i + 1);
+	}
+	tn_resource_cursor_encode(kind, values, i, out, outlen);
 }
 
 void

@@ -40,6 +40,23 @@ int tn_resource_limit(tn_req *req, long *limit);
  */
 int tn_resource_cursor(tn_req *req, char kind, long long *values, int n);
 
+/* The most values a cursor carries. */
+#define TN_CURSOR_VALUES 4
+
+/*
+ * Writes the cursor text for kind and n decimal values: "<kind>:v1:v2"
+ * in base64url without padding. out should hold 160 bytes.
+ */
+void tn_resource_cursor_encode(
+    char kind, const char *const *values, int n, char *out, size_t outlen);
+
+/*
+ * Decodes cursor text made by tn_resource_cursor_encode for kind into n
+ * non-negative values. Returns 0, or -1 when it is not such a cursor.
+ */
+int tn_resource_cursor_decode(
+    const char *text, char kind, long long *values, int n);
+
 /*
  * Answers {"<name>": [docs...], "next_cursor": ...} from the rows of r:
  * column 0 the document, columns 1..n the cursor values. r holds up to

@@ -11,7 +11,7 @@ my $top = top_dir();
 my ($tool) = grep { -x } map { "$_/clang-format" } split /:/, $ENV{PATH};
 plan skip_all => 'clang-format is not installed' unless $tool;
 
-my @files = sort glob "$top/app/*.[ch] $top/t/unit/*.[ch]";
+my @files = sort glob "$top/app/*.[ch] $top/t/unit/*.[ch] $top/t/fuzz/*.[ch]";
 ok(@files > 10, 'there are C sources to check');
 
 for my $file (@files) {
