@@ -150,13 +150,15 @@ unknown:
 /*
  * The tenants to work on, in subdomain order: every tenant whose schema
  * exists, or those named. One query also tells which schemas already
- * carry digest; to_jsonb reads the columns even before the control plane
- * has them (a dry run ahead of the migration that adds them).
+ * carry digest and version; to_jsonb reads the columns even before the
+ * control plane has them (a dry run ahead of the migration adding them).
  */
 static int
-load_targets(tn_db *db, const options *opt, const char *digest, run *rn)
+load_targets(
+    tn_db *db, const options *opt, const char *digest, int version, run *rn)
 {
-	const char *params[2];
+	char version_text[16];
+	const char *params[3];
 	tn_buf names = {0};
 	tn_db_status st;
 	PGresult *r;
@@ -172,18 +174,21 @@ load_targets(tn_db *db, const options *opt, const char *digest, run *rn)
 		}
 		tn_buf_puts(&names, "}");
 	}
+	snprintf(version_text, sizeof(version_text), "%d", version);
 	params[0] = digest;
 	params[1] = names.data;
+	params[2] = version_text;
 
 	r = tn_db_query(db,
 	    "SELECT t.subdomain, t.schema_name, t.role_name,"
 	    " (to_jsonb(t) ->> 'schema_digest') IS NOT DISTINCT FROM $1"
+	    " AND (to_jsonb(t) ->> 'schema_version') = $3"
 	    " FROM public.tenants t"
 	    " WHERE EXISTS (SELECT 1 FROM pg_namespace n"
 	    "  WHERE n.nspname = t.schema_name)"
 	    " AND ($2::text[] IS NULL OR t.subdomain = ANY ($2::text[]))"
 	    " ORDER BY t.subdomain",
-	    2, params, &st);
+	    3, params, &st);
 	if (r == NULL) {
 		fprintf(stderr, "tenantctl: listing tenants: %s\n", db->error);
 		goto done;
@@ -628,7 +633,8 @@ tn_ctl_migrate(tn_db *db, const tn_settings *s, int argc, char **argv)
 		goto done;
 	}
 
-	if (load_targets(db, &opt, tn_migrate_digest(&tenant_set), &rn) != 0) {
+	if (load_targets(db, &opt, tn_migrate_digest(&tenant_set),
+	        tn_migrate_newest(&tenant_set), &rn) != 0) {
 		goto done;
 	}
 	for (i = 0; i < rn.count; i++) {
@@ -753,7 +759,7 @@ tn_ctl_exec(tn_db *db, const tn_settings *s, int argc, char **argv)
 	rn.opt = &opt;
 	rn.verb = "running";
 
-	if (load_targets(db, &opt, "", &rn) != 0) {
+	if (load_targets(db, &opt, "", 0, &rn) != 0) {
 		goto done;
 	}
 	for (i = 0; i < rn.count; i++) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -317,10 +318,95 @@ is_applied(const PGresult *applied, const char *version)
 	return 0;
 }
 
-static const char lock_sql[] =
-    "SELECT %s(hashtext('tenantry.migrate'), hashtext($1)),"
-    " EXISTS (SELECT 1 FROM public.schema_migrations"
+static const char exists_sql[] =
+    "SELECT EXISTS (SELECT 1 FROM public.schema_migrations"
     " WHERE schema_name = $1 AND version = $2)";
+
+/* Runs a one-row statement on its own, for the session-level steps. */
+static tn_db_status
+session_step(tn_db *db, const char *sql, int nparams, const char *const *params)
+{
+	tn_db_status st;
+	PGresult *r;
+
+	r = tn_db_query(db, sql, nparams, params, &st);
+	PQclear(r);
+	return st;
+}
+
+/* Gives up the session-level lock of schema, if the connection lives. */
+static void
+unlock_schema(tn_db *db, const char *schema)
+{
+	if (db->conn != NULL) {
+		session_step(db,
+		    "SELECT pg_advisory_unlock(hashtext('tenantry.migrate'),"
+		    " hashtext($1))",
+		    1, (const char *[]){schema});
+	}
+}
+
+/* How long a migrator waits before it tries a busy schema's lock again. */
+#define TN_MIGRATE_LOCK_POLL_NS (50 * 1000 * 1000)
+
+/*
+ * Takes the advisory lock of schema (for the transaction begun here, or
+ * with session set for the session), then tells in *done whether m was
+ * applied meanwhile. The lock is tried, not waited for in the server: a
+ * statement waiting there holds a snapshot that a CREATE INDEX
+ * CONCURRENTLY on the same schema would wait for, a deadlock. The check
+ * is a statement of its own, so that it sees what committed before the
+ * lock was granted. On failure no transaction is left open.
+ */
+static tn_db_status
+lock_schema(tn_db *db, const char *schema, const tn_migration *m, int session,
+    int *done)
+{
+	const char *params[2] = {schema, m->version};
+	const struct timespec pause = {0, TN_MIGRATE_LOCK_POLL_NS};
+	tn_db_status st;
+	PGresult *r;
+	int got;
+
+	for (;;) {
+		st = session ? tn_db_ensure(db) : tn_db_begin(db);
+		if (st != TN_DB_OK) {
+			return st;
+		}
+		r = session ? tn_db_query(db,
+		                  "SELECT pg_try_advisory_lock("
+		                  "hashtext('tenantry.migrate'), hashtext($1))",
+		                  1, params, &st)
+		            : tn_db_exec(db,
+		                  "SELECT pg_try_advisory_xact_lock("
+		                  "hashtext('tenantry.migrate'), hashtext($1))",
+		                  1, params, 0, &st);
+		if (r == NULL) {
+			tn_db_rollback(db);
+			return st;
+		}
+		got = PQgetvalue(r, 0, 0)[0] == 't';
+		PQclear(r);
+		if (got) {
+			break;
+		}
+		tn_db_rollback(db);
+		nanosleep(&pause, NULL);
+	}
+
+	r = session ? tn_db_query(db, exists_sql, 2, params, &st)
+	            : tn_db_exec(db, exists_sql, 2, params, 0, &st);
+	if (r == NULL) {
+		tn_db_rollback(db);
+		if (session) {
+			unlock_schema(db, schema);
+		}
+		return st;
+	}
+	*done = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return TN_DB_OK;
+}
 
 /*
  * Records m as applied to schema, for a tenant together with its row's
@@ -387,8 +473,8 @@ static tn_migrate_status
 apply_in_transaction(tn_db *db, const tn_migration *m, const char *schema,
     const char *role, int *applied, char *err, size_t errlen)
 {
-	char what[256], sql[512];
 	tn_migrate_status ms;
+	char what[256];
 	tn_db_status st;
 	PGresult *r;
 	double took;
@@ -397,19 +483,10 @@ apply_in_transaction(tn_db *db, const tn_migration *m, const char *schema,
 	snprintf(what, sizeof(what), "migration %s on schema \"%s\"", m->file,
 	    schema);
 
-	st = tn_db_begin(db);
+	st = lock_schema(db, schema, m, 0, &done);
 	if (st != TN_DB_OK) {
 		return db_failure(db, st, what, err, errlen);
 	}
-
-	snprintf(sql, sizeof(sql), lock_sql, "pg_advisory_xact_lock");
-	r = tn_db_exec(
-	    db, sql, 2, (const char *[]){schema, m->version}, 0, &st);
-	if (r == NULL) {
-		goto fail;
-	}
-	done = PQgetvalue(r, 0, 1)[0] == 't';
-	PQclear(r);
 	if (done) {
 		tn_db_rollback(db);
 		return TN_MIGRATE_OK;
@@ -447,18 +524,6 @@ fail:
 	return ms;
 }
 
-/* Runs a one-row statement on its own, for the session-level steps. */
-static tn_db_status
-session_step(tn_db *db, const char *sql, int nparams, const char *const *params)
-{
-	tn_db_status st;
-	PGresult *r;
-
-	r = tn_db_query(db, sql, nparams, params, &st);
-	PQclear(r);
-	return st;
-}
-
 /*
  * Applies a no-transaction file (CREATE INDEX CONCURRENTLY and the like):
  * under a session-level advisory lock for the schema, with role and
@@ -470,24 +535,19 @@ static tn_migrate_status
 apply_outside_transaction(tn_db *db, const tn_migration *m, const char *schema,
     const char *role, int *applied, char *err, size_t errlen)
 {
-	const char *lock_params[2] = {schema, m->version};
 	tn_migrate_status ms = TN_MIGRATE_FAILED;
-	char what[256], sql[512], quoted[80];
+	char what[256], quoted[80];
 	double took = 0;
 	tn_db_status st;
-	PGresult *r;
 	int done;
 
 	snprintf(what, sizeof(what), "migration %s on schema \"%s\"", m->file,
 	    schema);
 
-	snprintf(sql, sizeof(sql), lock_sql, "pg_advisory_lock");
-	r = tn_db_query(db, sql, 2, lock_params, &st);
-	if (r == NULL) {
+	st = lock_schema(db, schema, m, 1, &done);
+	if (st != TN_DB_OK) {
 		return db_failure(db, st, what, err, errlen);
 	}
-	done = PQgetvalue(r, 0, 1)[0] == 't';
-	PQclear(r);
 	if (done) {
 		ms = TN_MIGRATE_OK;
 		goto unlock;
@@ -531,12 +591,7 @@ apply_outside_transaction(tn_db *db, const tn_migration *m, const char *schema,
 	ms = TN_MIGRATE_OK;
 
 unlock:
-	if (db->conn != NULL) {
-		session_step(db,
-		    "SELECT pg_advisory_unlock(hashtext('tenantry.migrate'),"
-		    " hashtext($1))",
-		    1, lock_params);
-	}
+	unlock_schema(db, schema);
 	return ms;
 }
 
