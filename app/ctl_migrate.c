@@ -576,6 +576,7 @@ run_pool(run *rn, const tn_settings *s, tn_pool_job job)
 
 	rn->tty = isatty(STDERR_FILENO);
 	rn->started_ms = tn_db_clock_ms();
+	draw_progress(rn, 0);
 	if (tn_pool_run(s->database_url, rn->opt->jobs, rn->ntodo, job,
 	        job_done, rn, err, sizeof(err)) != TN_POOL_OK) {
 		draw_progress(rn, 1);
