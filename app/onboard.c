@@ -190,8 +190,9 @@ step_schema(
 		return TN_ONBOARD_FAILED;
 	}
 
+	/* the tenant's row gets its schema version with each file */
 	ms = tn_migrate_schema(
-	    db, &set, t->schema, t->role, &applied, err, errlen);
+	    db, &set, t->schema, t->role, 0, NULL, &applied, err, errlen);
 	tn_migrate_free(&set);
 
 	if (ms == TN_MIGRATE_DB_DOWN) {

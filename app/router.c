@@ -215,6 +215,13 @@ resolve_tenant(tn_req *req)
 		    "no active tenant has this name", NULL);
 		return -1;
 	}
+	if (tn_tenant_schema_outdated(&req->tenant)) {
+		tn_http_problem(req, 503, "schema-outdated",
+		    "this tenant's data is being upgraded; try again shortly",
+		    NULL);
+		tn_http_header(req, "Retry-After", "30");
+		return -1;
+	}
 
 	req->has_tenant = 1;
 	return 0;

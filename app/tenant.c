@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -18,6 +19,7 @@ typedef struct {
 } cache_slot;
 
 static cache_slot cache[CACHE_SLOTS];
+static int required_schema;
 
 /*
  * Names that would be confusing or dangerous as a tenant's subdomain:
@@ -117,6 +119,7 @@ tn_tenant_from_row(tn_tenant *t, const PGresult *r, int row)
 	copy_field(t->schema, sizeof(t->schema), r, row, 4);
 	copy_field(t->role, sizeof(t->role), r, row, 5);
 	copy_field(t->created_at, sizeof(t->created_at), r, row, 6);
+	t->schema_version = atoi(PQgetvalue(r, row, 7));
 }
 
 static cache_slot *
@@ -217,4 +220,16 @@ void
 tn_tenant_cache_clear(void)
 {
 	memset(cache, 0, sizeof(cache));
+}
+
+void
+tn_tenant_require_schema(int version)
+{
+	required_schema = version;
+}
+
+int
+tn_tenant_schema_outdated(const tn_tenant *t)
+{
+	return t->schema_version < required_schema;
 }

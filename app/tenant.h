@@ -16,6 +16,7 @@ typedef struct {
 	char schema[TN_LABEL_MAX + 1];
 	char role[TN_LABEL_MAX + 1];
 	char created_at[40];
+	int schema_version; /* newest tenant migration applied */
 } tn_tenant;
 
 typedef enum {
@@ -45,7 +46,7 @@ void tn_tenant_schema_name(const char *label, char *out);
 #define TN_TENANT_COLUMNS                                                      \
 	"t.id, t.subdomain, t.name, t.status, t.schema_name, t.role_name,"     \
 	" to_char(t.created_at AT TIME ZONE 'UTC',"                            \
-	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), t.schema_version"
 
 /* Copies row of a result selecting TN_TENANT_COLUMNS into t. */
 void tn_tenant_from_row(tn_tenant *t, const PGresult *r, int row);
@@ -60,5 +61,14 @@ tn_tenant_status tn_tenant_resolve(
 
 /* Forgets every cached tenant (after the worker changed one itself). */
 void tn_tenant_cache_clear(void);
+
+/*
+ * The schema version this process needs (the newest tenant migration it
+ * knows), set once at start-up; a tenant behind it is not served.
+ */
+void tn_tenant_require_schema(int version);
+
+/* Is t's schema older than the version this process needs? */
+int tn_tenant_schema_outdated(const tn_tenant *t);
 
 #endif

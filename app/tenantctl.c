@@ -7,10 +7,10 @@
 
 #include <sodium.h>
 
+#include "ctl.h"
 #include "db.h"
 #include "lifecycle.h"
 #include "log.h"
-#include "migrate.h"
 #include "settings.h"
 #include "vault.h"
 #include "tenant.h"
@@ -18,7 +18,12 @@
 static void
 usage(FILE *out)
 {
-	fputs("usage: tenantctl migrate\n"
+	fputs("usage: tenantctl migrate [--tenant SUBDOMAIN ...] [--jobs N]"
+	      " [--dry-run]\n"
+	      "                         [--json] [--fail-fast]\n"
+	      "       tenantctl exec (--tenant SUBDOMAIN ... | --all) -c SQL"
+	      " [--jobs N]\n"
+	      "                      [--json]\n"
 	      "       tenantctl tenant list\n"
 	      "       tenantctl tenant show SUBDOMAIN\n"
 	      "       tenantctl tenant suspend|resume SUBDOMAIN\n"
@@ -28,85 +33,6 @@ usage(FILE *out)
 	      "Settings come from the environment (TENANTRY_DATABASE_URL,\n"
 	      "TENANTRY_DB_DIR); see the README.\n",
 	    out);
-}
-
-/* Applies one folder of migrations to schema; prints the outcome. */
-static int
-migrate_one(tn_db *db, const tn_migration_set *set, const char *schema,
-    const char *role)
-{
-	char err[1024];
-	int applied;
-
-	if (tn_migrate_schema(db, set, schema, role, &applied, err,
-	        sizeof(err)) != TN_MIGRATE_OK) {
-		fprintf(stderr, "tenantctl: %s: failed: %s\n", schema, err);
-		return -1;
-	}
-
-	printf("%s: %d applied\n", schema, applied);
-	return 0;
-}
-
-/* The control plane first, then every tenant whose schema exists. */
-static int
-cmd_migrate(tn_db *db, const tn_settings *s)
-{
-	tn_migration_set public_set, tenant_set;
-	char dir[4096], err[1024];
-	tn_db_status st;
-	PGresult *r;
-	int i, failures = 0;
-
-	snprintf(dir, sizeof(dir), "%s/public", s->db_dir);
-	if (tn_migrate_load(dir, &public_set, err, sizeof(err)) != 0) {
-		fprintf(stderr, "tenantctl: %s\n", err);
-		return 1;
-	}
-	snprintf(dir, sizeof(dir), "%s/tenant", s->db_dir);
-	if (tn_migrate_load(dir, &tenant_set, err, sizeof(err)) != 0) {
-		fprintf(stderr, "tenantctl: %s\n", err);
-		tn_migrate_free(&public_set);
-		return 1;
-	}
-
-	if (tn_migrate_bootstrap(db, err, sizeof(err)) != TN_MIGRATE_OK) {
-		fprintf(stderr, "tenantctl: %s\n", err);
-		failures++;
-	} else if (migrate_one(db, &public_set, "public", NULL) != 0) {
-		failures++;
-	}
-
-	r = NULL;
-	if (failures == 0) {
-		r = tn_db_query(db,
-		    "SELECT t.schema_name, t.role_name FROM public.tenants t"
-		    " WHERE EXISTS (SELECT 1 FROM pg_namespace n"
-		    " WHERE n.nspname = t.schema_name)"
-		    " ORDER BY t.subdomain",
-		    0, NULL, &st);
-		if (r == NULL) {
-			fprintf(stderr, "tenantctl: listing tenants: %s\n",
-			    db->error);
-			failures++;
-		}
-	}
-
-	for (i = 0; r != NULL && i < PQntuples(r); i++) {
-		if (migrate_one(db, &tenant_set, PQgetvalue(r, i, 0),
-		        PQgetvalue(r, i, 1)) != 0) {
-			failures++;
-		}
-	}
-	PQclear(r);
-
-	tn_migrate_free(&public_set);
-	tn_migrate_free(&tenant_set);
-	if (failures > 0) {
-		fprintf(stderr, "tenantctl: %d schema(s) failed\n", failures);
-		return 1;
-	}
-	return 0;
 }
 
 static int
@@ -245,8 +171,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	if (strcmp(argv[1], "migrate") == 0 && argc == 2) {
-		rc = cmd_migrate(&db, &s);
+	if (strcmp(argv[1], "migrate") == 0) {
+		rc = tn_ctl_migrate(&db, &s, argc - 1, argv + 1);
+	} else if (strcmp(argv[1], "exec") == 0) {
+		rc = tn_ctl_exec(&db, &s, argc - 1, argv + 1);
 	} else if (strcmp(argv[1], "tenant") == 0 && argc == 3 &&
 	    strcmp(argv[2], "list") == 0) {
 		rc = cmd_tenant_list(&db, NULL);

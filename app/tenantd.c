@@ -25,8 +25,10 @@
 #include "db.h"
 #include "dns.h"
 #include "log.h"
+#include "migrate.h"
 #include "scoreboard.h"
 #include "settings.h"
+#include "tenant.h"
 #include "vault.h"
 #include "worker.h"
 
@@ -423,6 +425,29 @@ run(master *m)
 	}
 }
 
+/*
+ * The schema version tenants need to be served: the newest file in the
+ * tenant migrations this tenantd onboards with. Returns -1 when the folder
+ * cannot be read.
+ */
+static int
+require_schema(const tn_settings *s)
+{
+	tn_migration_set set;
+	char dir[4096], err[512];
+
+	snprintf(dir, sizeof(dir), "%s/tenant", s->db_dir);
+	if (tn_migrate_load(dir, &set, err, sizeof(err)) != 0) {
+		tn_log(TN_LOG_ALERT, "%s", err);
+		return -1;
+	}
+	tn_tenant_require_schema(tn_migrate_newest(&set));
+	tn_log(TN_LOG_NOTICE, "tenants need schema version %d",
+	    tn_migrate_newest(&set));
+	tn_migrate_free(&set);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -440,6 +465,10 @@ main(void)
 	    tn_settings_load(&settings, err, sizeof(err)) != 0 ||
 	    tn_dns_check(err, sizeof(err)) != 0) {
 		tn_log(TN_LOG_ALERT, "%s", err);
+		return 1;
+	}
+	if (require_schema(&settings) != 0) {
+		tn_settings_free(&settings);
 		return 1;
 	}
 	if (settings.admin_token == NULL) {
