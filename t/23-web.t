@@ -290,15 +290,15 @@ sub is_problem_like {
     # without trusted proxies the connection's own address and scheme
     like($out, qr{^\s*# no trusted proxies$}m,
         'render: no proxy is trusted by default');
-    like($out, qr{map "\$https:no:\$http_x_forwarded_proto"},
+    like($out, qr{geo \$realip_remote_addr \$tenantry_from_proxy \{\s*default no;\s*# no trusted proxies\s*\}},
         'render: X-Forwarded-Proto is ignored by default');
 
     $out = render_with($render, $dir, { %env,
         TENANTRY_TRUSTED_PROXIES => '10.0.0.0/16, fd00::/8' });
     like($out, qr{set_real_ip_from 10\.0\.0\.0/16; set_real_ip_from fd00::/8; real_ip_header X-Forwarded-For; real_ip_recursive on;},
         'render: trusted proxies give the client address');
-    like($out, qr{map "\$https:yes:\$http_x_forwarded_proto"},
-        'render: and their X-Forwarded-Proto is believed');
+    like($out, qr{default no;\s*10\.0\.0\.0/16 yes; fd00::/8 yes;},
+        'render: and their X-Forwarded-Proto is believed, from them only');
     mkdir "$dir/$_" for qw(log run nginx);
     my ($rc, $text) = capture(['nginx', '-t', '-c', "$dir/nginx.conf",
         '-e', "$dir/log/error.log"]);

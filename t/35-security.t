@@ -288,6 +288,9 @@ SKIP: {
         headers_ok("http $name", $ask->($raw->("$line HTTP/1.1",
             "Host: $sub_host")));
     }
+    headers_ok('https claimed by a client that is no proxy',
+        Tenantry::Test::raw_exchange_to($port, $raw->('GET /api/tenant HTTP/1.1',
+            "Host: $sub_host", @https), 10, fresh_addr(), 1));
     headers_ok('https nginx 413', $ask->($raw->('POST /api/me HTTP/1.1',
         "Host: $sub_host", 'Content-Length: ' . (2 * 1024 * 1024), @https)),
         hsts => $hsts);
