@@ -3,10 +3,12 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "dns.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "migrate.h"
 
 tn_onboard_status
 tn_lifecycle_change(tn_db *db, const char *subdomain, tn_life_change change,
@@ -53,6 +55,54 @@ tn_lifecycle_change(tn_db *db, const char *subdomain, tn_life_change change,
 	return os;
 }
 
+/* How long a purge waits for a migration running on the schema. */
+#define TN_PURGE_LOCK_TRIES   100
+#define TN_PURGE_LOCK_POLL_NS (50 * 1000 * 1000)
+
+/*
+ * Begins the purge's transaction holding the schema's migration lock, so
+ * that no migrator is halfway through the schema when it goes. The lock is
+ * tried rather than waited for in the server, as migrators do. Returns
+ * TN_ONBOARD_TAKEN when a migration keeps it for too long.
+ */
+static tn_onboard_status
+begin_purge(tn_db *db, const char *schema, char *err, size_t errlen)
+{
+	const struct timespec pause = {0, TN_PURGE_LOCK_POLL_NS};
+	const char *params[1] = {schema};
+	tn_db_status st;
+	PGresult *r;
+	int tries, got;
+
+	for (tries = 0; tries < TN_PURGE_LOCK_TRIES; tries++) {
+		st = tn_db_begin(db);
+		r = st == TN_DB_OK
+		    ? tn_db_exec(db,
+		          "SELECT pg_try_advisory_xact_lock(" TN_MIGRATE_LOCK_KEY
+		          ")",
+		          1, params, 0, &st)
+		    : NULL;
+		if (r == NULL) {
+			snprintf(err, errlen, "purging: %s", db->error);
+			tn_db_rollback(db);
+			return st == TN_DB_DOWN ? TN_ONBOARD_DB_DOWN
+			                        : TN_ONBOARD_FAILED;
+		}
+		got = PQgetvalue(r, 0, 0)[0] == 't';
+		PQclear(r);
+		if (got) {
+			return TN_ONBOARD_OK;
+		}
+		tn_db_rollback(db);
+		nanosleep(&pause, NULL);
+	}
+
+	snprintf(err, errlen,
+	    "a migration is running on schema %s; purge it once that is done",
+	    schema);
+	return TN_ONBOARD_TAKEN;
+}
+
 tn_onboard_status
 tn_lifecycle_purge(tn_db *db, const char *subdomain, char *err, size_t errlen)
 {
@@ -76,14 +126,18 @@ tn_lifecycle_purge(tn_db *db, const char *subdomain, char *err, size_t errlen)
 		return TN_ONBOARD_FAILED;
 	}
 
+	os = begin_purge(db, t.schema, err, errlen);
+	if (os != TN_ONBOARD_OK) {
+		return os;
+	}
+
 	/*
 	 * The schema belongs to the tenant role, whose rights the login role
 	 * holds only after SET ROLE; then the role itself can go. Names are
 	 * derived ([a-z0-9_]) and quoted all the same.
 	 */
 	snprintf(sql, sizeof(sql),
-	    "BEGIN;"
-	    " DO $tenantry$ BEGIN"
+	    "DO $tenantry$ BEGIN"
 	    "  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%s') THEN"
 	    "   SET LOCAL ROLE \"%s\";"
 	    "   DROP SCHEMA IF EXISTS \"%s\" CASCADE;"

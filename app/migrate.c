@@ -379,7 +379,8 @@ is_applied(const PGresult *applied, const char *version)
 
 static const char exists_sql[] =
     "SELECT EXISTS (SELECT 1 FROM public.schema_migrations"
-    " WHERE schema_name = $1 AND version = $2)";
+    " WHERE schema_name = $1 AND version = $2),"
+    " EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)";
 
 /* Runs a one-row statement on its own, for the session-level steps. */
 static tn_db_status
@@ -399,9 +400,8 @@ unlock_schema(tn_db *db, const char *schema)
 {
 	if (db->conn != NULL) {
 		session_step(db,
-		    "SELECT pg_advisory_unlock(hashtext('tenantry.migrate'),"
-		    " hashtext($1))",
-		    1, (const char *[]){schema});
+		    "SELECT pg_advisory_unlock(" TN_MIGRATE_LOCK_KEY ")", 1,
+		    (const char *[]){schema});
 	}
 }
 
@@ -425,21 +425,22 @@ lock_schema(tn_db *db, const char *schema, const tn_migration *m, int session,
 	const struct timespec pause = {0, TN_MIGRATE_LOCK_POLL_NS};
 	tn_db_status st;
 	PGresult *r;
-	int got;
+	int got, gone;
 
 	for (;;) {
 		st = session ? tn_db_ensure(db) : tn_db_begin(db);
 		if (st != TN_DB_OK) {
 			return st;
 		}
-		r = session ? tn_db_query(db,
-		                  "SELECT pg_try_advisory_lock("
-		                  "hashtext('tenantry.migrate'), hashtext($1))",
-		                  1, params, &st)
-		            : tn_db_exec(db,
-		                  "SELECT pg_try_advisory_xact_lock("
-		                  "hashtext('tenantry.migrate'), hashtext($1))",
-		                  1, params, 0, &st);
+		r = session
+		    ? tn_db_query(db,
+		          "SELECT pg_try_advisory_lock(" TN_MIGRATE_LOCK_KEY
+		          ")",
+		          1, params, &st)
+		    : tn_db_exec(db,
+		          "SELECT pg_try_advisory_xact_lock(" TN_MIGRATE_LOCK_KEY
+		          ")",
+		          1, params, 0, &st);
 		if (r == NULL) {
 			tn_db_rollback(db);
 			return st;
@@ -463,7 +464,18 @@ lock_schema(tn_db *db, const char *schema, const tn_migration *m, int session,
 		return st;
 	}
 	*done = PQgetvalue(r, 0, 0)[0] == 't';
+	gone = PQgetvalue(r, 0, 1)[0] != 't';
 	PQclear(r);
+	if (gone) {
+		/* purged while this run went on: nothing left to migrate */
+		tn_db_rollback(db);
+		if (session) {
+			unlock_schema(db, schema);
+		}
+		snprintf(db->error, sizeof(db->error),
+		    "schema \"%s\" no longer exists", schema);
+		return TN_DB_ERROR;
+	}
 	return TN_DB_OK;
 }
 

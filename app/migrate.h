@@ -2,6 +2,12 @@
 #ifndef TN_MIGRATE_H
 #define TN_MIGRATE_H
 
+/*
+ * The advisory lock key of one schema's migrations ($1 is the schema):
+ * whoever changes or drops a schema takes it too.
+ */
+#define TN_MIGRATE_LOCK_KEY "hashtext('tenantry.migrate'), hashtext($1)"
+
 #include <stddef.h>
 
 #include "db.h"

@@ -4,6 +4,7 @@ use strict;
 use warnings;
 
 use Test::More;
+use POSIX ();
 use Time::HiRes qw(sleep);
 
 use Tenantry::Test;
@@ -64,6 +65,27 @@ is($out, '1', 'delete keeps the schema');
 
 $res = admin('DELETE', "/admin/tenants/$sub?purge=maybe");
 is($res->{status}, 422, 'purge must be true or false');
+
+# A migration holding the schema's lock keeps a purge out of it.
+my $holder = fork() // die "fork: $!";
+if ($holder == 0) {
+    psql("SELECT pg_advisory_lock(hashtext('tenantry.migrate'),"
+        . " hashtext('t_$sub')); SELECT pg_sleep(120) /* lock holder */");
+    POSIX::_exit(0);
+}
+ok(wait_until(sub {
+    (psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+        . " AND granted"))[1] > 0 }, 10), 'a migrator holds the schema lock');
+$res = admin('DELETE', "/admin/tenants/$sub?purge=true");
+is($res->{status}, 409, 'a purge during a migration of the schema is refused');
+like($res->{json}{detail}, qr/migration is running on schema t_$sub/,
+    'and says why');
+($rc, $out) = psql("SELECT count(*) FROM pg_namespace"
+    . " WHERE nspname = 't_$sub'");
+is($out, '1', 'the schema is still there');
+psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+    . " WHERE query LIKE '%lock holder%' AND pid <> pg_backend_pid()");
+waitpid($holder, 0);
 
 $res = admin('DELETE', "/admin/tenants/$sub?purge=true");
 is($res->{status}, 204, 'purging a deleted tenant answers 204');
