@@ -115,6 +115,12 @@ parse_options(int argc, char **argv, int exec, options *opt)
 			opt->all = 1;
 			break;
 		case 'c':
+			if (opt->sql != NULL) {
+				fprintf(stderr,
+				    "tenantctl: exec runs one statement: give -c"
+				    " once\n");
+				return -1;
+			}
 			opt->sql = optarg;
 			break;
 		case 'n':

@@ -396,6 +396,10 @@ is $out, "0\n1\n0", 'only that tenant has the row';
 
 ($rc, $out) = tenantctl('exec', '-c', 'SELECT 1');
 is $rc, 2, 'exec without --all or --tenant is a usage error';
+($rc, $out) = tenantctl('exec', '--all', '-c', 'SELECT 1', '-c',
+    'SELECT 2');
+is $rc, 2, 'exec with two statements is a usage error';
+like $out, qr/one statement/, 'and says exec runs one';
 
 # On the stack itself: onboarding records the version, and the app
 # refuses a tenant whose recorded version is behind until it is migrated.
