@@ -272,42 +272,67 @@ hex_value(char c)
 	return -1;
 }
 
+/*
+ * Finds the one pair of the query naming name: returns its value's start
+ * and sets *end, or NULL with *found 0 when absent and -1 when the name
+ * comes twice or without "=" (which of two values was meant is unknown).
+ */
+static const char *
+query_pair(const char *query, const char *name, const char **end, int *found)
+{
+	size_t namelen = strlen(name);
+	const char *p = query, *pair_end, *value = NULL;
+
+	*found = 0;
+	while (*p != '\0') {
+		pair_end = p + strcspn(p, "&");
+		if (pair_end > p && (size_t)(pair_end - p) >= namelen &&
+		    strncmp(p, name, namelen) == 0 &&
+		    (p + namelen == pair_end || p[namelen] == '=')) {
+			if (value != NULL || p + namelen == pair_end) {
+				*found = -1;
+				return NULL;
+			}
+			value = p + namelen + 1;
+			*end = pair_end;
+		}
+		p = *pair_end ? pair_end + 1 : pair_end;
+	}
+	*found = value != NULL;
+	return value;
+}
+
 int
 tn_http_query(const tn_req *req, const char *name, char *out, size_t outlen)
 {
-	size_t namelen = strlen(name), n;
-	const char *p = req->query, *end;
-	int hi, lo;
+	const char *p, *end = NULL;
+	int hi, lo, found;
+	size_t n;
 
-	while (*p != '\0') {
-		end = p + strcspn(p, "&");
-		if ((size_t)(end - p) > namelen && p[namelen] == '=' &&
-		    strncmp(p, name, namelen) == 0) {
-			p += namelen + 1;
-			for (n = 0; p < end; n++) {
-				if (n + 1 >= outlen) {
-					return -1;
-				}
-				if (*p == '%') {
-					if (end - p < 3 ||
-					    (hi = hex_value(p[1])) < 0 ||
-					    (lo = hex_value(p[2])) < 0 ||
-					    (hi == 0 && lo == 0)) {
-						return -1;
-					}
-					out[n] = (char)(hi * 16 + lo);
-					p += 3;
-				} else {
-					out[n] = *p == '+' ? ' ' : *p;
-					p++;
-				}
-			}
-			out[n] = '\0';
-			return 1;
-		}
-		p = *end ? end + 1 : end;
+	p = query_pair(req->query, name, &end, &found);
+	if (p == NULL) {
+		return found;
 	}
-	return 0;
+
+	for (n = 0; p < end; n++) {
+		if (n + 1 >= outlen) {
+			return -1;
+		}
+		if (*p == '%') {
+			if (end - p < 3 || (hi = hex_value(p[1])) < 0 ||
+			    (lo = hex_value(p[2])) < 0 ||
+			    (hi == 0 && lo == 0)) {
+				return -1;
+			}
+			out[n] = (char)(hi * 16 + lo);
+			p += 3;
+		} else {
+			out[n] = *p == '+' ? ' ' : *p;
+			p++;
+		}
+	}
+	out[n] = '\0';
+	return 1;
 }
 
 void

@@ -99,7 +99,8 @@ void tn_http_json_text(tn_req *req, int status, const char *text, size_t len);
 
 /*
  * Copies the URL-decoded value of query parameter name into out. Returns
- * 1 when present, 0 when absent, -1 when undecodable or too long.
+ * 1 when present, 0 when absent, -1 when undecodable, too long, given
+ * twice or given without "=".
  */
 int tn_http_query(
     const tn_req *req, const char *name, char *out, size_t outlen);

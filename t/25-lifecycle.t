@@ -65,6 +65,12 @@ is($out, '1', 'delete keeps the schema');
 
 $res = admin('DELETE', "/admin/tenants/$sub?purge=maybe");
 is($res->{status}, 422, 'purge must be true or false');
+for my $query ('purge=true&purge=false', 'purge', 'purge&purge=true') {
+    $res = admin('DELETE', "/admin/tenants/$sub?$query");
+    is($res->{status}, 422, "?$query is refused: which was meant is unclear");
+}
+($rc, $out) = psql("SELECT status FROM tenants WHERE subdomain = '$sub'");
+is($out, 'deleted', 'and the tenant is still there, deleted');
 
 # A migration holding the schema's lock keeps a purge out of it.
 my $holder = fork() // die "fork: $!";

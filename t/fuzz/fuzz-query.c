@@ -19,45 +19,55 @@ hex_digit(char c)
 }
 
 /*
- * The reference: split at "&", take the first "name=value", decode the
- * value into a buffer as large as the pair. Returns as tn_http_query.
+ * The reference: split at "&", skip empty pairs; a name given twice, or
+ * bare without "=", is refused; else decode the value of its one
+ * "name=value" into a buffer as large as the pair. Returns as
+ * tn_http_query.
  */
 static int
 reference_query(const char *query, const char *name, char *out, size_t outlen)
 {
-	char *copy = strdup(query), *pair, *rest = copy, *value;
+	char *copy = strdup(query), *pair, *rest = copy, *value = NULL;
 	size_t n = 0, i, nlen = strlen(name);
 	int result = 0, hi, lo;
 
 	while ((pair = strsep(&rest, "&")) != NULL) {
-		if (strncmp(pair, name, nlen) != 0 || pair[nlen] != '=') {
+		if (*pair == '\0') {
 			continue;
 		}
-		value = pair + nlen + 1;
-		result = 1;
-		for (i = 0; value[i] != '\0'; n++) {
-			if (value[i] == '%') {
-				hi =
-				    value[i + 1] ? hex_digit(value[i + 1]) : -1;
-				lo = hi >= 0 && value[i + 2]
-				    ? hex_digit(value[i + 2])
-				    : -1;
-				if (lo < 0 || hi * 16 + lo == 0) {
-					result = -1;
-					break;
-				}
-				out[n] = (char)(hi * 16 + lo);
-				i += 3;
-			} else {
-				out[n] = value[i] == '+' ? ' ' : value[i];
-				i++;
-			}
-		}
-		out[n] = '\0';
-		if (result == 1 && n >= outlen) {
+		if (strcmp(pair, name) == 0) {
 			result = -1;
+		} else if (strncmp(pair, name, nlen) == 0 &&
+		    pair[nlen] == '=') {
+			result = value != NULL ? -1 : result;
+			value = pair + nlen + 1;
 		}
-		break;
+	}
+	if (result < 0 || value == NULL) {
+		free(copy);
+		return result;
+	}
+
+	result = 1;
+	for (i = 0; value[i] != '\0'; n++) {
+		if (value[i] == '%') {
+			hi = value[i + 1] ? hex_digit(value[i + 1]) : -1;
+			lo = hi >= 0 && value[i + 2] ? hex_digit(value[i + 2])
+			                             : -1;
+			if (lo < 0 || hi * 16 + lo == 0) {
+				result = -1;
+				break;
+			}
+			out[n] = (char)(hi * 16 + lo);
+			i += 3;
+		} else {
+			out[n] = value[i] == '+' ? ' ' : value[i];
+			i++;
+		}
+	}
+	out[n] = '\0';
+	if (result == 1 && n >= outlen) {
+		result = -1;
 	}
 	free(copy);
 	return result;
