@@ -184,6 +184,7 @@ tn_worker_run(int listen_fd, const tn_settings *s)
 	}
 
 	tn_db_init(&db, s->database_url, s->statement_timeout);
+	tn_db_limit_schemas(&db, s->max_tenants_per_connection);
 	tn_db_ensure(&db);
 
 	while (s->max_requests == 0 || served < s->max_requests) {
@@ -205,9 +206,13 @@ tn_worker_run(int listen_fd, const tn_settings *s)
 		serve(&fcgi, s, &db);
 		FCGX_Finish_r(&fcgi);
 		served++;
+
+		if (tn_db_wants_recycle(&db)) {
+			tn_db_recycle(&db);
+		}
 	}
 
-	tn_db_close(&db);
+	tn_db_free(&db);
 	FCGX_Free(&fcgi, 1);
 	exit(0);
 }
