@@ -25,11 +25,12 @@ usage(FILE *out)
 	      "       tenantctl tenant suspend|resume SUBDOMAIN\n"
 	      "       tenantctl tenant delete [--purge] SUBDOMAIN\n"
 	      "       tenantctl tenant retry SUBDOMAIN\n"
-	      "       tenantctl tenant domains SUBDOMAIN\n"
-	      "Settings come from the environment (TENANTRY_DATABASE_URL,\n"
-	      "TENANTRY_DB_DIR); see the README.\n",
+	      "       tenantctl tenant domains SUBDOMAIN\n",
 	    out);
 	tn_transfer_usage(out);
+	fputs("Settings come from the environment (TENANTRY_DATABASE_URL,\n"
+	      "TENANTRY_DB_DIR); see the README.\n",
+	    out);
 }
 
 /* Applies one folder of migrations to schema; prints the outcome. */
