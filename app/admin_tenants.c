@@ -10,46 +10,6 @@
 #include "resource.h"
 #include "valid.h"
 
-#define NAME_MAX_LEN     200
-#define PASSWORD_MIN_LEN 8
-#define PASSWORD_MAX_LEN 1024
-
-json_object *
-tn_admin_parse_new_tenant(json_object *body, tn_new_tenant *nt)
-{
-	json_object *owner = NULL;
-	tn_valid v = {0};
-	const char *problem;
-
-	memset(nt, 0, sizeof(*nt));
-
-	if (tn_valid_string(&v, body, "subdomain", 1, 0, 0, 256, 1,
-	        &nt->subdomain) == TN_FIELD_SET) {
-		problem = tn_tenant_label_problem(nt->subdomain);
-		if (problem != NULL) {
-			tn_valid_error(&v, "subdomain", problem);
-		}
-	}
-	tn_valid_string(&v, body, "name", 1, 0, 1, NAME_MAX_LEN, 1, &nt->name);
-
-	if (!json_object_object_get_ex(body, "owner", &owner) ||
-	    !json_object_is_type(owner, json_type_object)) {
-		tn_valid_error(&v, "owner",
-		    "is required and must be an object with email and password");
-		return v.errors;
-	}
-
-	tn_valid_email(&v, owner, "owner.email", 1, &nt->owner_email);
-	tn_valid_string(&v, owner, "owner.password", 1, 0, PASSWORD_MIN_LEN,
-	    PASSWORD_MAX_LEN, 0, &nt->owner_password);
-	if (tn_valid_string(&v, owner, "owner.name", 0, 1, 0, NAME_MAX_LEN, 1,
-	        &nt->owner_name) != TN_FIELD_SET) {
-		nt->owner_name = "";
-	}
-
-	return v.errors;
-}
-
 /*
  * Answers 404 for a route whose {subdomain} could be no tenant's at all;
  * returns 1 then, 0 when the name may be looked up.
@@ -147,7 +107,7 @@ tn_admin_register_user(tn_req *req)
 		return;
 	}
 
-	errors = tn_admin_parse_new_tenant(body, &nt);
+	errors = tn_onboard_parse(body, &nt);
 	if (errors != NULL) {
 		tn_resource_invalid(req, errors);
 		json_object_put(body);

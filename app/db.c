@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -54,6 +55,63 @@ tn_db_close(tn_db *db)
 		db->conn = NULL;
 	}
 	db->queued = 0;
+	db->schema_count = 0;
+}
+
+void
+tn_db_limit_schemas(tn_db *db, int max_schemas)
+{
+	free(db->schemas);
+	db->schemas = NULL;
+	db->schema_count = 0;
+	db->max_schemas = 0;
+	if (max_schemas > 0) {
+		db->schemas = calloc((size_t)max_schemas, sizeof(*db->schemas));
+		db->max_schemas = db->schemas != NULL ? max_schemas : 0;
+	}
+}
+
+void
+tn_db_free(tn_db *db)
+{
+	tn_db_close(db);
+	tn_db_limit_schemas(db, 0);
+}
+
+/* Notes a schema scoped on this connection, once. */
+static void
+note_schema(tn_db *db, const char *schema)
+{
+	int i;
+
+	if (db->max_schemas == 0 || db->schema_count >= db->max_schemas) {
+		return;
+	}
+	for (i = 0; i < db->schema_count; i++) {
+		if (strcmp(db->schemas[i], schema) == 0) {
+			return;
+		}
+	}
+	snprintf(db->schemas[db->schema_count++], sizeof(db->schemas[0]), "%s",
+	    schema);
+}
+
+int
+tn_db_wants_recycle(const tn_db *db)
+{
+	return db->max_schemas > 0 && db->conn != NULL &&
+	    db->schema_count >= db->max_schemas;
+}
+
+tn_db_status
+tn_db_recycle(tn_db *db)
+{
+	tn_log(TN_LOG_NOTICE,
+	    "recycling the database connection after %d tenants",
+	    db->schema_count);
+	tn_db_close(db);
+	db->last_attempt_ms = tn_db_now_ms() - TN_DB_RETRY_MS;
+	return tn_db_ensure(db);
 }
 
 static void
@@ -310,6 +368,7 @@ queue_scope(tn_db *db, const char *schema, const char *role)
 	params[1] = role;
 	params[2] = db->timeout_text;
 
+	note_schema(db, schema);
 	return queue(db, scope_sql, 3, params);
 }
 

@@ -22,6 +22,9 @@ typedef struct {
 	char timeout_text[16];     /* the same, as the parameter sent */
 	double wait_ms;            /* time spent waiting on the server */
 	int round_trips;           /* batches sent and waited for */
+	int max_schemas;           /* tenants before a recycle; 0: never */
+	int schema_count;          /* distinct tenants on this connection */
+	char (*schemas)[64];       /* their schema names */
 	char sqlstate[6];
 	char error[512];
 } tn_db;
@@ -34,6 +37,22 @@ void tn_db_init(tn_db *db, const char *conninfo, int statement_timeout);
  */
 tn_db_status tn_db_ensure(tn_db *db);
 void tn_db_close(tn_db *db);
+
+/*
+ * Counts distinct tenant schemas on the connection: a backend keeps
+ * catalog entries for every schema it touched, so a connection is
+ * replaced after max_schemas of them (0, the default: never). Allocates
+ * the list; tn_db_free releases it.
+ */
+void tn_db_limit_schemas(tn_db *db, int max_schemas);
+void tn_db_free(tn_db *db);
+
+/*
+ * Has the connection touched max_schemas tenants? Then the caller, between
+ * requests, calls tn_db_recycle, which closes it and connects anew.
+ */
+int tn_db_wants_recycle(const tn_db *db);
+tn_db_status tn_db_recycle(tn_db *db);
 
 /*
  * Starts a transaction scoped to a tenant: BEGIN and a statement that

@@ -22,13 +22,6 @@ void tn_admin_tenants_resume(tn_req *req);
 void tn_admin_tenants_delete(tn_req *req);
 void tn_admin_tenants_retry(tn_req *req);
 
-/*
- * Validates a register-user body into nt, whose strings point into body.
- * Returns the array of field errors (the caller puts it), NULL when the
- * body is valid.
- */
-json_object *tn_admin_parse_new_tenant(json_object *body, tn_new_tenant *nt);
-
 /* admin_domains.c */
 void tn_admin_domains_list(tn_req *req);
 void tn_admin_domains_add(tn_req *req);

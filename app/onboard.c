@@ -13,6 +13,11 @@
 #include "migrate.h"
 #include "pipeline.h"
 #include "onboard.h"
+#include "valid.h"
+
+#define NAME_MAX_LEN     200
+#define PASSWORD_MIN_LEN 8
+#define PASSWORD_MAX_LEN 1024
 
 static tn_onboard_status
 failed(tn_db *db, tn_db_status st, const char *what, char *err, size_t errlen)
@@ -48,6 +53,42 @@ record_step(tn_db *db, const tn_tenant *t, const char *step, const char *status,
 		    step, t->subdomain, db->error);
 	}
 	PQclear(r);
+}
+
+json_object *
+tn_onboard_parse(json_object *body, tn_new_tenant *nt)
+{
+	json_object *owner = NULL;
+	tn_valid v = {0};
+	const char *problem;
+
+	memset(nt, 0, sizeof(*nt));
+
+	if (tn_valid_string(&v, body, "subdomain", 1, 0, 0, 256, 1,
+	        &nt->subdomain) == TN_FIELD_SET) {
+		problem = tn_tenant_label_problem(nt->subdomain);
+		if (problem != NULL) {
+			tn_valid_error(&v, "subdomain", problem);
+		}
+	}
+	tn_valid_string(&v, body, "name", 1, 0, 1, NAME_MAX_LEN, 1, &nt->name);
+
+	if (!json_object_object_get_ex(body, "owner", &owner) ||
+	    !json_object_is_type(owner, json_type_object)) {
+		tn_valid_error(&v, "owner",
+		    "is required and must be an object with email and password");
+		return v.errors;
+	}
+
+	tn_valid_email(&v, owner, "owner.email", 1, &nt->owner_email);
+	tn_valid_string(&v, owner, "owner.password", 1, 0, PASSWORD_MIN_LEN,
+	    PASSWORD_MAX_LEN, 0, &nt->owner_password);
+	if (tn_valid_string(&v, owner, "owner.name", 0, 1, 0, NAME_MAX_LEN, 1,
+	        &nt->owner_name) != TN_FIELD_SET) {
+		nt->owner_name = "";
+	}
+
+	return v.errors;
 }
 
 tn_onboard_status
@@ -141,14 +182,10 @@ step_reserve(
  * (the login role is NOINHERIT, so membership grants nothing until SET
  * ROLE). Role names are derived, [a-z0-9_], and quoted all the same.
  */
-static tn_onboard_status
-step_role(tn_db *db, const char *db_dir, tn_tenant *t, char *err, size_t errlen)
+void
+tn_onboard_role_sql(const char *role, char *sql, size_t len)
 {
-	char sql[1024];
-	tn_db_status st;
-
-	(void)db_dir;
-	snprintf(sql, sizeof(sql),
+	snprintf(sql, len,
 	    "DO $tenantry$ BEGIN"
 	    " IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%s') THEN"
 	    "  CREATE ROLE \"%s\" NOLOGIN NOINHERIT;"
@@ -157,8 +194,17 @@ step_role(tn_db *db, const char *db_dir, tn_tenant *t, char *err, size_t errlen)
 	    "  GRANT \"%s\" TO CURRENT_USER;"
 	    " END IF;"
 	    " END $tenantry$",
-	    t->role, t->role, t->role, t->role);
+	    role, role, role, role);
+}
 
+static tn_onboard_status
+step_role(tn_db *db, const char *db_dir, tn_tenant *t, char *err, size_t errlen)
+{
+	char sql[1024];
+	tn_db_status st;
+
+	(void)db_dir;
+	tn_onboard_role_sql(t->role, sql, sizeof(sql));
 	st = tn_db_script(db, sql);
 	if (st != TN_DB_OK) {
 		return failed(db, st, "creating the tenant role", err, errlen);

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 #include "db.h"
 #include "tenant.h"
 
@@ -45,6 +47,19 @@ tn_onboard_status tn_onboard_retry(tn_db *db, const char *db_dir,
  */
 tn_onboard_status tn_onboard_schema(tn_db *db, const char *db_dir,
     const char *subdomain, tn_tenant *t, char *err, size_t errlen);
+
+/*
+ * Validates a register-user body ({"subdomain", "name", "owner": {"email",
+ * "password", "name"?}}) into nt, whose strings then point into body.
+ * Returns NULL, or the errors array ({field, detail}) the caller puts.
+ */
+json_object *tn_onboard_parse(json_object *body, tn_new_tenant *nt);
+
+/*
+ * The statement that creates a tenant's role (when missing) and makes the
+ * login role a member of it, as the role step runs it.
+ */
+void tn_onboard_role_sql(const char *role, char *sql, size_t len);
 
 /* Loads one tenant by subdomain from the control plane. */
 tn_onboard_status tn_onboard_load(

@@ -176,6 +176,12 @@ tn_settings_load(tn_settings *s, char *err, size_t errlen)
 	}
 	s->tenant_cache_ms = (int)n;
 
+	if (env_long("TENANTD_MAX_TENANTS_PER_CONNECTION",
+	        TN_MAX_TENANTS_PER_CONNECTION, 0, 100000, &n, err, errlen)) {
+		return -1;
+	}
+	s->max_tenants_per_connection = (int)n;
+
 	return 0;
 }
 

@@ -4,6 +4,12 @@
 
 #include <stddef.h>
 
+/*
+ * Distinct tenants a worker's connection serves before it is replaced:
+ * each schema touched adds to the backend's catalog caches (see README).
+ */
+#define TN_MAX_TENANTS_PER_CONNECTION 1000
+
 typedef struct {
 	char *database_url; /* libpq connection string */
 	char *domain;       /* the main domain, e.g. example.com */
@@ -15,6 +21,8 @@ typedef struct {
 	int shutdown_timeout;  /* seconds a graceful stop may take */
 	int statement_timeout; /* milliseconds per tenant statement */
 	int tenant_cache_ms;   /* how long a resolved tenant is trusted */
+	int max_tenants_per_connection; /* before a worker reconnects; 0 never
+	                                 */
 } tn_settings;
 
 /*

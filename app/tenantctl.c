@@ -14,6 +14,7 @@
 #include "settings.h"
 #include "vault.h"
 #include "tenant.h"
+#include "transfer.h"
 
 static void
 usage(FILE *out)
@@ -29,8 +30,10 @@ usage(FILE *out)
 	      "       tenantctl tenant suspend|resume SUBDOMAIN\n"
 	      "       tenantctl tenant delete [--purge] SUBDOMAIN\n"
 	      "       tenantctl tenant retry SUBDOMAIN\n"
-	      "       tenantctl tenant domains SUBDOMAIN\n"
-	      "Settings come from the environment (TENANTRY_DATABASE_URL,\n"
+	      "       tenantctl tenant domains SUBDOMAIN\n",
+	    out);
+	tn_transfer_usage(out);
+	fputs("Settings come from the environment (TENANTRY_DATABASE_URL,\n"
 	      "TENANTRY_DB_DIR); see the README.\n",
 	    out);
 }
@@ -193,6 +196,8 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[1], "tenant") == 0 && argc == 5 &&
 	    strcmp(argv[2], "delete") == 0 && strcmp(argv[3], "--purge") == 0) {
 		rc = cmd_tenant_change(&db, s.db_dir, argv[2], argv[4], 1);
+	} else if (tn_transfer_handles(argc, argv)) {
+		rc = tn_transfer_run(&db, &s, argc, argv);
 	} else {
 		usage(stderr);
 	}

@@ -204,6 +204,7 @@ tn_worker_run(int listen_fd, int slot, const tn_settings *s)
 	}
 
 	tn_db_init(&db, s->database_url, s->statement_timeout);
+	tn_db_limit_schemas(&db, s->max_tenants_per_connection);
 	tn_db_ensure(&db);
 	tn_scoreboard_state(TN_WORKER_IDLE);
 
@@ -231,9 +232,13 @@ tn_worker_run(int listen_fd, int slot, const tn_settings *s)
 		FCGX_Finish_r(&fcgi);
 		tn_scoreboard_state(TN_WORKER_IDLE);
 		served++;
+
+		if (tn_db_wants_recycle(&db)) {
+			tn_db_recycle(&db);
+		}
 	}
 
-	tn_db_close(&db);
+	tn_db_free(&db);
 	FCGX_Free(&fcgi, 1);
 	exit(0);
 }

@@ -10,6 +10,7 @@
 #include "fuzz.h"
 #include "handlers.h"
 #include "http.h"
+#include "onboard.h"
 #include "pipeline.h"
 #include "resource.h"
 #include "valid.h"
@@ -288,7 +289,7 @@ check_new_tenant(json_object *body)
 	tn_new_tenant nt;
 	size_t i, k;
 
-	errors = tn_admin_parse_new_tenant(body, &nt);
+	errors = tn_onboard_parse(body, &nt);
 	if (errors == NULL) {
 		FUZZ_CHECK(nt.subdomain != NULL &&
 		        tn_tenant_label_problem(nt.subdomain) == NULL,
