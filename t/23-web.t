@@ -20,13 +20,6 @@ my $sub = unique_sub('web');
 
 is(register($sub)->{status}, 201, "register $sub");
 
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or return undef;
-    local $/;
-    return <$fh>;
-}
-
 # 1. The admin page, its module and the shared modules on the main domain.
 
 {

@@ -51,13 +51,6 @@ my $admin = [ Authorization => "Bearer $s->{token}" ];
 my $site_index = slurp("$s->{top}/nginx/html/site/index.html");
 my $app_index = slurp("$s->{top}/nginx/html/index.html");
 
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or die "$file: $!";
-    local $/;
-    return scalar <$fh>;
-}
-
 # A raw request: method, target, protocol, a list of Host header values
 # (none: no Host header), further headers, body.
 sub req {

@@ -7,8 +7,7 @@
 use strict;
 use warnings;
 use Test::More;
-use File::Temp qw(tempdir);
-use POSIX qw(WNOHANG);
+use POSIX ();
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
@@ -19,13 +18,6 @@ my $top = $s->{top};
 my $t = new_tenant('sec');
 my $auth = { bearer => $t->{token} };
 my $main = main_host();
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or return '';
-    local $/;
-    return scalar <$fh>;
-}
 
 # 1. Secrets are compared in constant time or looked up by hash.
 
@@ -235,37 +227,9 @@ for my $r (@requests) {
 # 4. HSTS and Secure cookies behind a trusted TLS proxy: a second nginx,
 #    rendered with TENANTRY_TRUSTED_PROXIES, in front of the same tenantd.
 
-SKIP: {
-    my $run = "$s->{state}/run";
-    my ($uid, $gid) = (stat $run)[4, 5];
-    my $nginx = -x '/usr/sbin/nginx' ? '/usr/sbin/nginx' : 'nginx';
-
-    skip 'the stack\'s run directory is not readable here', 1
-        unless defined $uid && ($> == 0 || $> == $uid);
-
-    my $dir = tempdir(CLEANUP => 1);
-    mkdir "$dir/$_" for qw(log run nginx);
-    chown $uid, $gid, $dir, map { "$dir/$_" } qw(log run nginx) if $> == 0;
-
-    my $port = free_port();
-    my ($rc, $out) = capture([ "$top/nginx/render", "$dir/nginx/nginx.conf" ],
-        TENANTRY_STATE => $dir, TENANTRY_PORT => $port,
-        TENANTRY_DOMAIN => $s->{domain},
-        TENANTRY_FASTCGI => "unix:$run/tenantd.sock",
-        TENANTRY_TRUSTED_PROXIES => '127.0.0.1');
-    is($rc, 0, 'a configuration trusting 127.0.0.1 renders') or diag($out);
-
-    my $pid = fork() // die "fork: $!";
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$dir/log/stdout.log";
-        open STDERR, '>&', \*STDOUT;
-        my @as = $> == 0 ? ('setpriv', "--reuid=$uid", "--regid=$gid",
-            (getpwuid $uid) ? '--init-groups' : '--clear-groups') : ();
-        exec @as, $nginx, '-p', "$dir/nginx/", '-c', "$dir/nginx/nginx.conf",
-            '-e', "$dir/log/nginx-error.log", '-g', 'daemon off;'
-            or POSIX::_exit(127);
-    }
+{
+    my $nginx = start_nginx(TENANTRY_TRUSTED_PROXIES => '127.0.0.1');
+    my $port = $nginx->{port};
 
     my $ask = sub {
         my ($bytes) = @_;
@@ -275,7 +239,8 @@ SKIP: {
     my $up = wait_until(sub {
         $ask->($raw->('GET /healthz HTTP/1.1', "Host: $sub_host"))
             ->{status} == 200 }, 15);
-    ok($up, 'the second nginx answers') or diag(slurp("$dir/log/nginx-error.log"));
+    ok($up, 'the second nginx answers')
+        or diag(slurp("$nginx->{dir}/log/nginx-error.log"));
 
     my $hsts = 'max-age=31536000';
     my @https = ('X-Forwarded-Proto: https', 'X-Forwarded-For: 127.0.0.9');
@@ -303,9 +268,7 @@ SKIP: {
     my ($line) = grep { /^tn_session=/ } @{ $in->{set_cookies} || [] };
     ok(parse_cookie($line)->{attrs}{secure}, 'the cookie is Secure');
 
-    kill 'TERM', $pid;
-    ok(wait_until(sub { waitpid($pid, WNOHANG) == $pid }, 10),
-        'the second nginx stops');
+    stop_nginx($nginx);
 }
 
 # 5. The admin API is on the main domain only.

@@ -29,13 +29,6 @@ END {
     }
 }
 
-sub write_file {
-    my ($path, $text) = @_;
-    open my $fh, '>', $path or die "$path: $!";
-    print {$fh} $text;
-    close $fh;
-}
-
 # PgBouncer runs as the cluster's owner; it refuses to run as root.
 write_file("$dir/users.txt", qq("tenantry" ""\n));
 write_file("$dir/pgbouncer.ini", <<"INI");

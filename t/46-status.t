@@ -223,41 +223,6 @@ sub queue_case {
     ok($after->{max_listen_queue} >= 3, "$kind: the maximum stays");
 }
 
-# The nginx started below, stopped at exit if a failure left it running.
-my %nginx_started;
-END {
-    kill 'QUIT', $_ for keys %nginx_started;
-}
-
-# Renders the configuration with these settings into a new directory and
-# runs nginx on it on a free port.  Returns {pid, port, dir}.
-sub start_nginx {
-    my (%settings) = @_;
-    my $dir = tempdir(CLEANUP => 1);
-    my $port = free_port();
-    my %env = (TENANTRY_STATE => $dir, TENANTRY_PORT => $port, %settings);
-
-    mkdir "$dir/$_" for qw(log run nginx);
-    my ($rc, $text) = capture(["$s->{top}/nginx/render",
-        "$dir/nginx.conf"], %env);
-    is($rc, 0, 'render a second configuration') or diag($text);
-
-    my $pid = fork() // die "fork: $!";
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$dir/log/nginx-error.log";
-        open STDERR, '>&', \*STDOUT;
-        exec 'nginx', '-p', "$dir/nginx/", '-c', "$dir/nginx.conf",
-            '-e', "$dir/log/nginx-error.log", '-g', 'daemon off;'
-            or POSIX::_exit(127);
-    }
-    $nginx_started{$pid} = 1;
-    ok(wait_until(sub {
-        IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") }, 15),
-        "a second nginx listens on $port");
-    return { pid => $pid, port => $port, dir => $dir };
-}
-
 # GET path with the given Host from a loopback address, with an
 # X-Forwarded-For header when xff is given.
 sub get_from {
@@ -525,9 +490,7 @@ is(stop_tenantd($t, 15), 0, 'the master stops');
         '127.0.0.2');
     is($res->{status}, 404, 'a tenant\'s host still has no /status');
 
-    kill 'QUIT', $nginx->{pid};
-    waitpid $nginx->{pid}, 0;
-    delete $nginx_started{ $nginx->{pid} };
+    stop_nginx($nginx);
     is(stop_tenantd($tcp, 15), 0, 'the master stops');
 }
 

@@ -154,40 +154,12 @@ is(read_exactly($kept, 1, time + 10), undef,
 
 # 5. nginx keeping one connection to a tenantd with two workers.
 subtest 'nginx with TENANTRY_FASTCGI_KEEPALIVE=1' => sub {
-    my $s = stack();
-    my $nginx = (grep { -x } '/usr/sbin/nginx', '/usr/bin/nginx')[0];
-    plan skip_all => 'nginx is not installed' unless $nginx;
-
     my $t2 = start_tenantd(TENANTD_WORKERS => $workers);
-    my $state = tempdir(CLEANUP => 1);
-    my $port = free_port();
-    my ($uid, $gid) = (stat $t2->{dir})[4, 5];
-    mkdir "$state/$_" for qw(run log nginx);
-    chown $uid, $gid, $state, map {"$state/$_"} qw(run log nginx);
-
-    local $ENV{TENANTRY_STATE} = $state;
-    local $ENV{TENANTRY_PORT} = $port;
-    local $ENV{TENANTRY_FASTCGI} = "unix:$t2->{socket}";
-    local $ENV{TENANTRY_FASTCGI_KEEPALIVE} = 1;
-    is(system("$s->{top}/nginx/render", "$state/nginx/nginx.conf"), 0,
-        'nginx/render with one kept connection');
-    like(slurp_file("$state/nginx/nginx.conf"),
-        qr/keepalive 1;.*fastcgi_keep_conn on;/s,
+    my $nginx = start_nginx(TENANTRY_FASTCGI => "unix:$t2->{socket}",
+        TENANTRY_FASTCGI_KEEPALIVE => 1);
+    my $port = $nginx->{port};
+    like(slurp($nginx->{conf}), qr/keepalive 1;.*fastcgi_keep_conn on;/s,
         'the configuration keeps connections');
-
-    my $pid = fork() // die "fork: $!";
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$state/log/nginx.out";
-        open STDERR, '>&', \*STDOUT;
-        my @as = $> == 0 ? ('setpriv', "--reuid=$uid", "--regid=$gid",
-            '--clear-groups', '--') : ();
-        exec @as, $nginx, '-p', "$state/nginx/", '-c',
-            "$state/nginx/nginx.conf", '-e', "$state/log/nginx-error.log",
-            '-g', 'daemon off;' or POSIX::_exit(127);
-    }
-    ok(wait_until(sub { -e "$state/run/nginx.pid" }, 15), 'nginx starts')
-        or diag(slurp_file("$state/log/nginx.out"));
 
     my @seen;
     for my $i (1 .. 10) {
@@ -204,8 +176,7 @@ subtest 'nginx with TENANTRY_FASTCGI_KEEPALIVE=1' => sub {
         'nginx keeps one connection to tenantd open')
         or diag('connections: ' . connections_to($t2->{socket}));
 
-    kill 'QUIT', $pid;
-    waitpid $pid, 0;
+    stop_nginx($nginx);
     my $st = stop_tenantd($t2, 5 + 5);
     is($st, 0, 'tenantd stops');
 };
@@ -221,13 +192,6 @@ sub connections_to {
         $n++ if @f >= 8 && $f[7] eq $path && $f[5] eq '03';
     }
     return $n;
-}
-
-sub slurp_file {
-    my ($path) = @_;
-    open my $fh, '<', $path or return '';
-    local $/;
-    return <$fh>;
 }
 
 done_testing();

@@ -25,13 +25,6 @@ END {
     }
 }
 
-sub write_file {
-    my ($path, $text) = @_;
-    open my $fh, '>', $path or die "$path: $!";
-    print {$fh} $text;
-    close $fh;
-}
-
 sub migrate {
     return capture([$tenantctl, 'migrate'],
         TENANTRY_DATABASE_URL => "host=$s->{pghost} dbname=$db user=tenantry",

@@ -33,13 +33,6 @@ END {
     }
 }
 
-sub write_file {
-    my ($path, $text) = @_;
-    open my $fh, '>', $path or die "$path: $!";
-    print {$fh} $text;
-    close $fh;
-}
-
 sub tenantctl {
     my (@args) = @_;
     return capture([$tenantctl, @args],

@@ -23,13 +23,6 @@ sub program {
     return $path;
 }
 
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or return '';
-    local $/;
-    return <$fh> // '';
-}
-
 plan skip_all => "$chromium is missing (Debian package chromium)"
     unless -x $chromium;
 plan skip_all => 'node and npm are missing' unless program('node')

@@ -13,6 +13,8 @@ use JSON::PP;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
+use Tenantry::Test qw(slurp);
+
 our @EXPORT = qw(loopback_server run_tool);
 
 my $json = JSON::PP->new->utf8->canonical;
@@ -187,13 +189,6 @@ sub run_tool {
     my $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;
 
     return ($rc, slurp($out), slurp($err));
-}
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or return '';
-    local $/;
-    return <$fh> // '';
 }
 
 1;

@@ -30,6 +30,7 @@ our @EXPORT = qw(
     problem_slug problem_fields is_problem_slug iso_time iso_epoch
     new_tenant add_user list_all uri_escape json_int
     free_port start_tenantd stop_tenantd show_tenantd_log
+    start_nginx stop_nginx slurp write_file
     refused_ok resource_state
 );
 
@@ -683,6 +684,15 @@ sub slurp {
     return <$fh> // '';
 }
 
+# Writes text to path (mode 0644), replacing it.
+sub write_file {
+    my ($path, $text) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    print {$fh} $text;
+    close $fh or die "$path: $!";
+    chmod 0644, $path;
+}
+
 # Turns each TAP line into a pass or fail of the current test, then
 # checks the plan against the count.
 sub reemit_tap {
@@ -1098,18 +1108,10 @@ sub start_tenantd {
     my $s = stack();
     my @command = @{ delete $settings{-command}
         || ["$s->{build}/app/tenantd"] };
-    my ($master) = tenantd_pids();
     my $dir = tempdir(CLEANUP => 1);
-    my ($uid, $gid) = $master ? (stat "/proc/$master")[4, 5] : (0, 0);
-    my @as = ();
+    my @as = as_stack_user($dir);
 
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-
-    if ($> == 0 && $uid != 0) {
-        chown $uid, $gid, $dir;
-        @as = ('setpriv', "--reuid=$uid", "--regid=$gid",
-            (getpwuid $uid) ? '--init-groups' : '--clear-groups', '--');
-    }
 
     my $t = {
         dir    => $dir,
@@ -1156,6 +1158,76 @@ sub start_tenantd {
     return $t;
 }
 
+# The command prefix that runs a program as the user of the stack's
+# tenantd (nothing when that is us), after handing it the given
+# directories.
+sub as_stack_user {
+    my (@dirs) = @_;
+    my ($master) = tenantd_pids();
+    my ($uid, $gid) = $master ? (stat "/proc/$master")[4, 5] : (0, 0);
+
+    return () unless $> == 0 && $uid != 0;
+    chown $uid, $gid, @dirs;
+    return ('setpriv', "--reuid=$uid", "--regid=$gid",
+        (getpwuid $uid) ? '--init-groups' : '--clear-groups', '--');
+}
+
+my %nginx_started;
+
+# Renders nginx's configuration with the given settings (on top of the
+# stack's domain and tenantd socket, in a new state directory, on a free
+# port) and runs nginx on it as the stack's tenantd user.  Two
+# assertions: it renders, it listens.  Returns {pid, port, dir, conf}.
+sub start_nginx {
+    my (%settings) = @_;
+    my $s = stack();
+    my $dir = tempdir(CLEANUP => 1);
+    my $n = { dir => $dir, port => free_port(),
+        conf => "$dir/nginx/nginx.conf" };
+    my $nginx = (grep { -x } '/usr/sbin/nginx', '/usr/bin/nginx')[0]
+        || 'nginx';
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    mkdir "$dir/$_" for qw(log run nginx);
+    my @as = as_stack_user($dir, map { "$dir/$_" } qw(log run nginx));
+    my ($rc, $text) = capture([ "$s->{top}/nginx/render", $n->{conf} ],
+        TENANTRY_STATE   => $dir,
+        TENANTRY_PORT    => $n->{port},
+        TENANTRY_DOMAIN  => $s->{domain},
+        TENANTRY_FASTCGI => "unix:$s->{state}/run/tenantd.sock",
+        %settings);
+    Test::More::is($rc, 0, 'nginx/render renders a second configuration')
+        or Test::More::diag($text);
+
+    $n->{pid} = fork() // die "fork: $!";
+    if ($n->{pid} == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$dir/log/nginx.out";
+        open STDERR, '>&', \*STDOUT;
+        exec @as, $nginx, '-p', "$dir/nginx/", '-c', $n->{conf},
+            '-e', "$dir/log/nginx-error.log", '-g', 'daemon off;'
+            or POSIX::_exit(127);
+    }
+    $nginx_started{ $n->{pid} } = 1;
+
+    Test::More::ok(wait_until(sub {
+        IO::Socket::INET->new(PeerAddr => "127.0.0.1:$n->{port}") }, 15),
+        "a second nginx listens on $n->{port}")
+        or Test::More::diag(slurp("$dir/log/nginx.out"),
+            slurp("$dir/log/nginx-error.log"));
+    return $n;
+}
+
+# Stops an nginx start_nginx started, gracefully; returns when it is gone.
+sub stop_nginx {
+    my ($n) = @_;
+
+    kill 'QUIT', $n->{pid};
+    waitpid $n->{pid}, 0;
+    delete $nginx_started{ $n->{pid} };
+}
+
 # Shows the last lines of a tenantd's log as diagnostics.
 sub show_tenantd_log {
     my ($t) = @_;
@@ -1183,12 +1255,13 @@ sub stop_tenantd {
     return $exited ? $status : undef;
 }
 
-# Kills what start_tenantd left running (before the stack stops).
+# Kills what start_tenantd and start_nginx left running (before the stack
+# stops).
 END {
     my $exit = $?;
 
     if ($$ == $tenantd_owner) {
-        for my $pid (keys %tenantd_started) {
+        for my $pid (keys %nginx_started, keys %tenantd_started) {
             kill 'KILL', $pid;
             waitpid $pid, 0;
         }
