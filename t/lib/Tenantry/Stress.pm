@@ -452,7 +452,9 @@ sub kill_busy_worker {
     my ($plan) = @_;
     my $tenant = $plan->{tenants}[0];
     my $n = $plan->{workers};
-    my $locker = lock_table("$tenant->{schema}.tasks", 2);
+    # held for less than the statement timeout, and let go once the kill
+    # is done, so a loaded machine cannot run out the lock first
+    my $locker = lock_table("$tenant->{schema}.tasks", 4);
     my @bg = map {
         request_in_background($plan, request_for($tenant, 'list'))
     } 1 .. $n;
@@ -460,6 +462,10 @@ sub kill_busy_worker {
     my ($victim) = workers();
 
     kill 'KILL', $victim;
+    wait_until(sub { !grep { $_ == $victim } workers() }, 5);
+    sql("SELECT pg_terminate_backend(pid) FROM pg_locks"
+        . " WHERE relation = '$tenant->{schema}.tasks'::regclass"
+        . " AND mode = 'AccessExclusiveLock' AND granted");
     my @answers = map { answer_of($_) } @bg;
     my @ok = grep { $_->{class} eq 'ok' } @answers;
     my @failed = grep { $_->{class} eq 'failed' } @answers;
@@ -638,7 +644,9 @@ sub scenario_term {
     my ($plan, $form) = @_;
     my $tenant = $plan->{tenants}[0];
     my $slow = $plan->{workers} > 1 ? 2 : 1;
-    my $locker = lock_table("$tenant->{schema}.tasks", 2);
+    # held for less than the statement timeout, and let go once the kill
+    # is done, so a loaded machine cannot run out the lock first
+    my $locker = lock_table("$tenant->{schema}.tasks", 4);
     my @bg = map {
         request_in_background($plan, request_for($tenant, 'list'))
     } 1 .. $slow;
