@@ -593,6 +593,22 @@ run_pool(run *rn, const tn_settings *s, tn_pool_job job)
 	return 0;
 }
 
+/*
+ * Reads the options of migrate (exec 0) or exec (1) into opt and starts an
+ * empty run on them. Returns -1 after printing what is wrong.
+ */
+static int
+begin_run(int argc, char **argv, int exec, options *opt, run *rn)
+{
+	memset(rn, 0, sizeof(*rn));
+	if (parse_options(argc, argv, exec, opt) != 0) {
+		free(opt->subdomains);
+		return -1;
+	}
+	rn->opt = opt;
+	return 0;
+}
+
 int
 tn_ctl_migrate(tn_db *db, const tn_settings *s, int argc, char **argv)
 {
@@ -608,12 +624,9 @@ tn_ctl_migrate(tn_db *db, const tn_settings *s, int argc, char **argv)
 	size_t i;
 	int rc = 1;
 
-	memset(&rn, 0, sizeof(rn));
-	if (parse_options(argc, argv, 0, &opt) != 0) {
-		free(opt.subdomains);
+	if (begin_run(argc, argv, 0, &opt, &rn) != 0) {
 		return 2;
 	}
-	rn.opt = &opt;
 	rn.set = &tenant_set;
 	rn.verb = opt.dry_run ? "checking" : "migrating";
 
@@ -758,12 +771,9 @@ tn_ctl_exec(tn_db *db, const tn_settings *s, int argc, char **argv)
 	size_t i;
 	int rc = 1;
 
-	memset(&rn, 0, sizeof(rn));
-	if (parse_options(argc, argv, 1, &opt) != 0) {
-		free(opt.subdomains);
+	if (begin_run(argc, argv, 1, &opt, &rn) != 0) {
 		return 2;
 	}
-	rn.opt = &opt;
 	rn.verb = "running";
 
 	if (load_targets(db, &opt, "", 0, &rn) != 0) {
