@@ -80,25 +80,17 @@ tn_admin_audit_record(tn_req *req)
 void
 tn_admin_audit_list(tn_req *req)
 {
-	char before[24] = "9223372036854775807", limit_text[24];
-	const char *params[2] = {before, limit_text};
-	long long cursor;
+	const char *params[2];
 	tn_db_status st;
+	tn_page page;
 	PGresult *r;
-	long limit;
-	int found;
 
-	if (tn_resource_limit(req, &limit) != 0) {
+	/* newest first: the page starts below the cursor's id */
+	if (tn_resource_page(req, 'a', "9223372036854775807", &page) != 0) {
 		return;
 	}
-	found = tn_resource_cursor(req, 'a', &cursor, 1);
-	if (found < 0) {
-		return;
-	}
-	if (found) {
-		snprintf(before, sizeof(before), "%lld", cursor);
-	}
-	snprintf(limit_text, sizeof(limit_text), "%ld", limit + 1);
+	params[0] = page.from;
+	params[1] = page.fetch;
 
 	r = tn_db_query(req->db,
 	    "SELECT json_build_object('id', id, 'at', to_char(at AT TIME ZONE"
@@ -111,6 +103,6 @@ tn_admin_audit_list(tn_req *req)
 		tn_answer_db_failure(req, st);
 		return;
 	}
-	tn_resource_list(req, "entries", r, limit, 'a', 1);
+	tn_resource_list(req, "entries", r, page.limit, 'a', 1);
 	PQclear(r);
 }

@@ -25,25 +25,16 @@ project_id(tn_req *req, char id[24])
 void
 tn_api_projects_list(tn_req *req)
 {
-	char after[24] = "0", limit_text[24];
-	const char *params[2] = {after, limit_text};
-	long long cursor;
+	const char *params[2];
 	tn_db_status st;
+	tn_page page;
 	PGresult *r;
-	long limit;
-	int found;
 
-	if (tn_resource_limit(req, &limit) != 0) {
+	if (tn_resource_page(req, 'p', "0", &page) != 0) {
 		return;
 	}
-	found = tn_resource_cursor(req, 'p', &cursor, 1);
-	if (found < 0) {
-		return;
-	}
-	if (found) {
-		snprintf(after, sizeof(after), "%lld", cursor);
-	}
-	snprintf(limit_text, sizeof(limit_text), "%ld", limit + 1);
+	params[0] = page.from;
+	params[1] = page.fetch;
 
 	r = tn_db_exec(req->db,
 	    "SELECT project_doc(p), p.id FROM projects p WHERE p.id > $1"
@@ -53,7 +44,7 @@ tn_api_projects_list(tn_req *req)
 		tn_answer_db_failure(req, st);
 		return;
 	}
-	tn_resource_list(req, "projects", r, limit, 'p', 1);
+	tn_resource_list(req, "projects", r, page.limit, 'p', 1);
 	PQclear(r);
 }
 

@@ -165,6 +165,28 @@ tn_resource_cursor(tn_req *req, char kind, long long *values, int n)
 	return 1;
 }
 
+int
+tn_resource_page(tn_req *req, char kind, const char *start, tn_page *page)
+{
+	long long cursor;
+	int found;
+
+	if (tn_resource_limit(req, &page->limit) != 0) {
+		return -1;
+	}
+	found = tn_resource_cursor(req, kind, &cursor, 1);
+	if (found < 0) {
+		return -1;
+	}
+	if (found) {
+		snprintf(page->from, sizeof(page->from), "%lld", cursor);
+	} else {
+		snprintf(page->from, sizeof(page->from), "%s", start);
+	}
+	snprintf(page->fetch, sizeof(page->fetch), "%ld", page->limit + 1);
+	return 0;
+}
+
 void
 tn_resource_cursor_encode(
     char kind, const char *const *values, int n, char *out, size_t outlen)

@@ -40,6 +40,19 @@ int tn_resource_limit(tn_req *req, long *limit);
  */
 int tn_resource_cursor(tn_req *req, char kind, long long *values, int n);
 
+/* One page of a list keyed by id, as the query string asks for it. */
+typedef struct {
+	long limit;     /* rows to answer with */
+	char from[24];  /* the cursor's id, or the start given */
+	char fetch[24]; /* limit + 1 as text: the extra row tells "more" */
+} tn_page;
+
+/*
+ * Reads ?limit= and a one-value ?cursor= of kind into page; without a
+ * cursor, from is start. Returns -1 after answering 422.
+ */
+int tn_resource_page(tn_req *req, char kind, const char *start, tn_page *page);
+
 /* The most values a cursor carries. */
 #define TN_CURSOR_VALUES 4
 
