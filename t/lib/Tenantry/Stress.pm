@@ -108,10 +108,11 @@ sub next_request {
     return request_for($tenant, $kind, "$plan->{tag} c$client n$n");
 }
 
-# Sends one request on the tenant's keep-alive connection.  A POST whose
-# kept-alive connection turned out closed before any answer (nginx closes
-# idle ones on reload) is sent once more on a new one, as HTTP::Tiny does
-# for GETs itself; the task checks would catch a double.
+# Sends one request on the tenant's keep-alive connection.  A request
+# whose kept-alive connection turned out closed or reset before any answer
+# (nginx closes idle ones on reload, and may do so just as a request goes
+# out) is sent once more on a new one, as HTTP clients do; the task checks
+# would catch a double.
 sub send_request {
     my ($agents, $req) = @_;
     my $agent = $agents->{ $req->{host} } //= HTTP::Tiny->new(
@@ -131,7 +132,9 @@ sub send_request {
         $res = $agent->request($req->{method},
             "http://$req->{host}$req->{path}", \%args);
         last unless $res->{status} == 599 && $reused
-            && $res->{content} =~ /^(?:Socket closed|Unexpected end)/;
+            && $res->{content} =~ /^(?:Socket closed|Unexpected end
+                |Could\ not\ (?:read\ from|write\ to)\ socket:
+                \ 'Connection\ reset\ by\ peer')/x;
         $resent = 1;
     }
     return ($res, $resent);
